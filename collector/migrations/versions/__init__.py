@@ -1,0 +1,1 @@
+"""PortaCare collector/migrations/versions."""

@@ -1,0 +1,8 @@
+"""Suite-wide settings: tests may import ``tests.support``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites: finding tools and free ports, waiting for services."""
