@@ -14,12 +14,21 @@ overrides thresholds per mount point::
 
 Used percent is computed as ``df`` does: blocks reserved for root count as
 unavailable, so 100 % means an ordinary process can write nothing more.
+
+The check also forecasts when each filesystem fills: every run records the
+space available in the check's state (a bounded window, ``forecast_window``
+hours), fits a line through the samples since the last clean-up, and warns
+when the line reaches zero within ``forecast_warning`` hours (critical within
+``forecast_critical``): "/var full in ~3h at 2.1 GB/h". Flat or shrinking use,
+or too little history, gives no forecast.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
@@ -31,12 +40,14 @@ from .result import CheckResult, Status
 
 log = logging.getLogger(__name__)
 
+# fmt: off
 PSEUDO_FSTYPES = (
     "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts",
     "devtmpfs", "efivarfs", "fuse.gvfsd-fuse", "fuse.lxcfs", "fuse.portal", "fusectl",
     "hugetlbfs", "mqueue", "nfsd", "nsfs", "overlay", "proc", "pstore", "ramfs",
     "rpc_pipefs", "securityfs", "selinuxfs", "squashfs", "sysfs", "tmpfs", "tracefs",
 )
+# fmt: on
 
 Percent = Field(ge=0, le=100)
 
@@ -85,11 +96,35 @@ class DiskOptions(CheckOptions):
         False, description="report every mount of a device, not only its shortest mount point"
     )
     mounts_file: Path = Field(Path("/proc/self/mounts"), description="mount table to read")
+    forecast: bool = Field(True, description="forecast when each filesystem fills")
+    forecast_warning: float = Field(
+        24, gt=0, description="hours: warn when a filesystem is forecast full within this"
+    )
+    forecast_critical: float = Field(
+        4, gt=0, description="hours: critical when a filesystem is forecast full within this"
+    )
+    forecast_window: float = Field(
+        24, gt=0, le=168, description="hours of usage history kept and fitted"
+    )
+    forecast_min_span: float = Field(
+        0.5, gt=0, description="hours of history needed before forecasting"
+    )
+    forecast_min_samples: int = Field(5, ge=3, description="samples needed before forecasting")
 
     @model_validator(mode="after")
     def _ordered(self) -> DiskOptions:
         _check_order(self.warning, self.critical, "")
         _check_order(self.inodes_warning, self.inodes_critical, "inodes_")
+        if self.forecast_critical > self.forecast_warning:
+            raise ValueError(
+                f"forecast_critical ({self.forecast_critical:g} h) must not exceed "
+                f"forecast_warning ({self.forecast_warning:g} h)"
+            )
+        if self.forecast_min_span >= self.forecast_window:
+            raise ValueError(
+                f"forecast_min_span ({self.forecast_min_span:g} h) must be shorter than "
+                f"forecast_window ({self.forecast_window:g} h)"
+            )
         return self
 
 
@@ -114,10 +149,21 @@ class MountUsage:
 
 
 @dataclass(frozen=True)
+class Forecast:
+    """Where a filesystem's free space is heading, fitted from recent samples."""
+
+    hours_to_full: float
+    bytes_per_hour: float  # growth of used space
+    samples: int
+    span_hours: float
+
+
+@dataclass(frozen=True)
 class MountVerdict:
     usage: MountUsage
     status: Status
     reason: str
+    forecast: Forecast | None = None
 
 
 def read_mounts(mounts_file: Path) -> list[Mount]:
@@ -182,12 +228,14 @@ def measure(mount: Mount) -> MountUsage:
 def judge(usage: MountUsage, options: DiskOptions) -> MountVerdict:
     """The status of one mount against its thresholds, with the reason in words."""
     override = options.mounts.get(usage.mount.mountpoint, MountThresholds())
+    # fmt: off
     limits = [
         ("", usage.used_pct, override.warning, options.warning,
          override.critical, options.critical),
         ("inodes ", usage.inodes_used_pct, override.inodes_warning, options.inodes_warning,
          override.inodes_critical, options.inodes_critical),
     ]
+    # fmt: on
     verdicts = []
     for label, value, warn_o, warn_d, crit_o, crit_d in limits:
         if value is None:
@@ -226,7 +274,31 @@ class DiskCheck(Check[DiskOptions]):
             if unreadable:
                 reason = f"no filesystem could be read ({', '.join(sorted(unreadable))})"
             return CheckResult(Status.UNKNOWN, reason, details={"unreadable": unreadable})
+        if self.options.forecast:
+            verdicts = self._with_forecasts(verdicts, keep=set(unreadable))
         return summarise(verdicts, unreadable)
+
+    def _with_forecasts(self, verdicts: list[MountVerdict], keep: set[str]) -> list[MountVerdict]:
+        """Record this run's samples in the state and judge each mount's forecast."""
+        now = self.context.now().timestamp()
+        stored = self.state.load().get("forecast")
+        if not isinstance(stored, dict):
+            stored = {}
+        history: dict[str, dict[str, object]] = {
+            point: entry for point, entry in stored.items() if point in keep
+        }
+        judged = []
+        for verdict in verdicts:
+            usage = verdict.usage
+            point = usage.mount.mountpoint
+            samples = record_sample(
+                stored.get(point), now, usage, self.options.forecast_window * 3600
+            )
+            history[point] = {"total": usage.total_bytes, "samples": samples}
+            forecast = fit_forecast(samples, usage.free_bytes, usage.total_bytes, self.options)
+            judged.append(judge_forecast(verdict, forecast, self.options))
+        self.state.save({"forecast": history})
+        return judged
 
 
 def summarise(verdicts: list[MountVerdict], unreadable: dict[str, str]) -> CheckResult:
@@ -256,6 +328,146 @@ def summarise(verdicts: list[MountVerdict], unreadable: dict[str, str]) -> Check
             "status": verdict.status.name,
             "total_bytes": usage.total_bytes,
         }
-    return CheckResult(
-        worst.status, summary, metrics, {"mounts": mounts, "unreadable": unreadable}
+        if verdict.forecast is not None:
+            metrics[f"{point} growth_bytes_per_hour"] = round(verdict.forecast.bytes_per_hour)
+            metrics[f"{point} hours_to_full"] = round(verdict.forecast.hours_to_full, 2)
+            mounts[point]["forecast"] = {
+                "hours_to_full": round(verdict.forecast.hours_to_full, 2),
+                "bytes_per_hour": round(verdict.forecast.bytes_per_hour),
+                "samples": verdict.forecast.samples,
+                "span_hours": round(verdict.forecast.span_hours, 2),
+            }
+    return CheckResult(worst.status, summary, metrics, {"mounts": mounts, "unreadable": unreadable})
+
+
+# --- growth forecast -------------------------------------------------------------------
+
+#: A fall in used space larger than this share of the filesystem between two samples is a
+#: clean-up: the trend before it says nothing about the growth after it.
+CLEANUP_FRACTION = 0.01
+#: Samples kept per mount at most, whatever the interval (bounds the state file).
+MAX_SAMPLES = 2000
+
+
+def record_sample(
+    entry: object, now: float, usage: MountUsage, window_s: float
+) -> list[list[float]]:
+    """The mount's stored samples ``[[epoch, free_bytes], ...]`` with this run's appended.
+
+    Samples outside the window, from the future (the clock went back) or of a
+    filesystem of another size (resized, or another device mounted there) are dropped.
+    """
+    samples: list[list[float]] = []
+    if isinstance(entry, dict) and entry.get("total") == usage.total_bytes:
+        for sample in entry.get("samples", []):
+            if (
+                isinstance(sample, list)
+                and len(sample) == 2
+                and all(isinstance(v, int | float) for v in sample)
+                and now - window_s <= sample[0] < now
+            ):
+                samples.append([float(sample[0]), float(sample[1])])
+    samples.sort(key=lambda s: s[0])
+    samples.append([now, float(usage.free_bytes)])
+    return samples[-MAX_SAMPLES:]
+
+
+def since_cleanup(samples: Sequence[Sequence[float]], total_bytes: float) -> list[Sequence[float]]:
+    """The samples after the last clean-up (free space jumping up by more than 1 %)."""
+    start = 0
+    for i in range(1, len(samples)):
+        if samples[i][1] - samples[i - 1][1] > CLEANUP_FRACTION * total_bytes:
+            start = i
+    return list(samples[start:])
+
+
+def fit_forecast(
+    samples: Sequence[Sequence[float]],
+    free_bytes: float,
+    total_bytes: float,
+    options: DiskOptions,
+) -> Forecast | None:
+    """When free space reaches zero at the fitted rate; None without enough growing history.
+
+    ``samples`` are ``(epoch seconds, free bytes)`` pairs, oldest first. A least-squares
+    line through the samples since the last clean-up gives the rate; the current free
+    space divided by it gives the time left.
+    """
+    samples = since_cleanup(samples, total_bytes)
+    if len(samples) < options.forecast_min_samples:
+        return None
+    times = [s[0] for s in samples]
+    span_hours = (times[-1] - times[0]) / 3600
+    if span_hours < options.forecast_min_span:
+        return None
+    slope = _slope(times, [s[1] for s in samples])  # free bytes per second
+    if slope is None or slope >= 0:
+        return None
+    rate = -slope * 3600  # used bytes per hour
+    return Forecast(
+        hours_to_full=max(free_bytes, 0) / rate,
+        bytes_per_hour=rate,
+        samples=len(samples),
+        span_hours=span_hours,
     )
+
+
+def _slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    n = len(xs)
+    mean_x = sum(xs) / n
+    mean_y = sum(ys) / n
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    sxy = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    slope = sxy / sxx
+    return slope if math.isfinite(slope) else None
+
+
+def forecast_status(forecast: Forecast | None, options: DiskOptions) -> Status:
+    """The status a forecast alone deserves."""
+    if forecast is None:
+        return Status.OK
+    if forecast.hours_to_full <= options.forecast_critical:
+        return Status.CRITICAL
+    if forecast.hours_to_full <= options.forecast_warning:
+        return Status.WARNING
+    return Status.OK
+
+
+def judge_forecast(
+    verdict: MountVerdict, forecast: Forecast | None, options: DiskOptions
+) -> MountVerdict:
+    """The mount's verdict with its forecast: the worse of both, both reasons when it matters."""
+    status = forecast_status(forecast, options)
+    if forecast is None or status is Status.OK:
+        return MountVerdict(verdict.usage, verdict.status, verdict.reason, forecast)
+    point = verdict.usage.mount.mountpoint
+    text = (
+        f"{point} full in ~{format_hours(forecast.hours_to_full)} "
+        f"at {format_bytes(forecast.bytes_per_hour)}/h"
+    )
+    if verdict.status is Status.OK:
+        return MountVerdict(verdict.usage, status, text, forecast)
+    worst = Status.worst([status, verdict.status])
+    return MountVerdict(verdict.usage, worst, f"{verdict.reason}; {text}", forecast)
+
+
+def format_hours(hours: float) -> str:
+    """A duration for a person: 25min, 3h, 2d."""
+    if hours * 60 < 1:
+        return "<1min"
+    if hours < 1:
+        return f"{round(hours * 60)}min"
+    if hours < 48:
+        return f"{round(hours)}h"
+    return f"{round(hours / 24)}d"
+
+
+def format_bytes(count: float) -> str:
+    """A byte count in decimal units, one decimal: 2.1 GB."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(count) < 1000 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    raise AssertionError("unreachable")
