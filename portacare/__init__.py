@@ -1,1 +1,3 @@
 """PortaCare Monitor: agents run checks; a collector turns failures into SLA-bound tickets."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,172 @@
+"""The agent's TOML configuration, validated whole before anything runs.
+
+Shape (see DESIGN.md)::
+
+    [agent]
+    collector = "https://noc.example.net:8470"
+    host = "sw1.example.net"          # default: this host's FQDN
+    token_file = "/etc/portacare/agent.token"
+    state_dir = "/var/lib/portacare"
+    interval = 60
+
+    [checks.disk]
+    warning = 85
+
+    [checks.orders_db]                # a second instance of a check
+    type = "db_replication"
+
+Every problem, in ``[agent]`` and in every check table, is collected into one
+:class:`ConfigError` so a bad file is fixed in one pass.
+"""
+
+from __future__ import annotations
+
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from portacare.checks import Check, CheckOptions, CheckRegistry
+
+from .errors import ConfigError
+
+__all__ = ["AgentSettings", "AgentConfig", "CheckInstance", "load_config", "parse_config"]
+
+DEFAULT_CONFIG_PATH = Path("/etc/portacare/agent.toml")
+
+
+class AgentSettings(BaseModel):
+    """The ``[agent]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    collector: str = Field(description="base URL of the collector, e.g. https://noc:8470")
+    host: str = Field(default_factory=lambda: this_host(), min_length=1, max_length=253)
+    token_file: Path = Path("/etc/portacare/agent.token")
+    state_dir: Path = Path("/var/lib/portacare")
+    interval: float = Field(60, gt=0, le=86400, description="default seconds between runs")
+    startup_jitter: float | None = Field(
+        None,
+        ge=0,
+        description="spread first runs over this many seconds (default: interval, max 15)",
+    )
+    push_interval: float = Field(10, gt=0, le=3600, description="seconds between pushes")
+    batch_size: int = Field(100, gt=0, le=1000, description="results per pushed batch")
+    request_timeout: float = Field(15, gt=0, le=300)
+    ca_file: Path | None = Field(None, description="CA bundle to verify the collector's TLS")
+    workers: int = Field(4, ge=1, le=32, description="checks run at the same time")
+
+    @field_validator("collector")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class CheckInstance:
+    """One configured check: the name it reports under, its type and validated options."""
+
+    name: str
+    check_type: type[Check]
+    options: CheckOptions
+
+    @property
+    def type_name(self) -> str:
+        return self.check_type.name
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """The whole validated configuration."""
+
+    agent: AgentSettings
+    checks: tuple[CheckInstance, ...]
+    source: str
+
+    def enabled_checks(self) -> list[CheckInstance]:
+        return [c for c in self.checks if c.options.enabled]
+
+    def interval_of(self, instance: CheckInstance) -> float:
+        return instance.options.interval or self.agent.interval
+
+
+def this_host() -> str:
+    """This host's fully qualified name, or its plain name where the FQDN is only "localhost"."""
+    fqdn = socket.getfqdn()
+    if fqdn.startswith("localhost") or fqdn in {"", "::1", "127.0.0.1"}:
+        return socket.gethostname()
+    return fqdn
+
+
+def load_config(path: Path, registry: CheckRegistry) -> AgentConfig:
+    """Read and validate the agent's TOML file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from exc
+    return parse_config(raw, registry, str(path))
+
+
+def parse_config(raw: Mapping[str, Any], registry: CheckRegistry, source: str) -> AgentConfig:
+    """Validate a parsed configuration; ConfigError lists every problem found."""
+    problems: list[str] = []
+    unknown_tables = sorted(set(raw) - {"agent", "checks"})
+    problems += [f"{t}: unknown table (expected [agent] and [checks.NAME])" for t in unknown_tables]
+    agent: AgentSettings | None = None
+    try:
+        agent = AgentSettings.model_validate(raw.get("agent", {}))
+    except ValidationError as exc:
+        problems += _describe("agent", exc)
+    checks: list[CheckInstance] = []
+    tables = raw.get("checks", {})
+    if not isinstance(tables, Mapping):
+        problems.append("checks: must be a table of [checks.NAME] tables")
+        tables = {}
+    for name, table in tables.items():
+        instance, errors = _check_instance(name, table, registry)
+        problems += errors
+        if instance is not None:
+            checks.append(instance)
+    if problems or agent is None:
+        raise ConfigError(source, problems)
+    return AgentConfig(agent, tuple(checks), source)
+
+
+def _check_instance(
+    name: str, table: Any, registry: CheckRegistry
+) -> tuple[CheckInstance | None, list[str]]:
+    where = f"checks.{name}"
+    if not isinstance(table, Mapping):
+        return None, [f"{where}: must be a table"]
+    options = dict(table)
+    type_name = options.pop("type", name)
+    if not isinstance(type_name, str):
+        return None, [f"{where}.type: must be a check name"]
+    if type_name not in registry.checks:
+        reason = registry.broken.get(type_name)
+        if reason:
+            return None, [f"{where}: check {type_name!r} failed to load: {reason}"]
+        known = ", ".join(sorted(registry.checks)) or "none"
+        return None, [f"{where}: no check named {type_name!r} (known: {known})"]
+    check_type = registry.checks[type_name]
+    try:
+        validated = check_type.options_model.model_validate(options)
+    except ValidationError as exc:
+        return None, _describe(where, exc)
+    return CheckInstance(name, check_type, validated), []
+
+
+def _describe(prefix: str, exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in (prefix, *error["loc"]))
+        lines.append(f"{location}: {error['msg']}")
+    return lines

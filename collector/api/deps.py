@@ -1,0 +1,68 @@
+"""Shared dependencies of the routes: the database session, the clock, who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..tokens import Principal, authenticate
+
+__all__ = ["SessionDep", "NowDep", "AgentDep", "ReaderDep", "principal_from"]
+
+
+def get_factory(request: Request) -> sessionmaker[Session]:
+    return request.app.state.sessions  # type: ignore[no-any-return]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with get_factory(request)() as session:
+        yield session
+
+
+def get_now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+def principal_from(request: Request) -> Principal:
+    """The token's principal; 401 when the header is missing or the token unknown."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    with get_factory(request)() as session:
+        principal = authenticate(session, token.strip())
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "unknown or revoked token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+def agent_principal(principal: Annotated[Principal, Depends(principal_from)]) -> Principal:
+    if principal.role != "agent":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only agent tokens push results")
+    return principal
+
+
+def reader_principal(principal: Annotated[Principal, Depends(principal_from)]) -> Principal:
+    if principal.role not in ("noc", "admin"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "reading needs a noc or admin token")
+    return principal
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
+NowDep = Annotated[datetime, Depends(get_now)]
+AgentDep = Annotated[Principal, Depends(agent_principal)]
+ReaderDep = Annotated[Principal, Depends(reader_principal)]

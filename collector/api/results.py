@@ -1,0 +1,80 @@
+"""``POST /api/v1/results``: the agents' only door, exactly as the wire contract says."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from ..ingest import ingest_batch
+from ..wire import BatchAccepted, BatchIn
+from .deps import AgentDep, FactoryDep, NowDep
+
+router = APIRouter(prefix="/api/v1", tags=["agents"])
+
+_BODY_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}}},
+    }
+}
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"body over {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"body over {limit} bytes"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/results",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BatchAccepted,
+    openapi_extra=_BODY_SCHEMA,
+    responses={
+        401: {"description": "no or unknown token"},
+        403: {"description": "the token is not bound to this host"},
+        413: {"description": "body over the limit"},
+        422: {"description": "malformed; the message names the field"},
+        503: {"description": "database unavailable; retry later"},
+    },
+)
+async def post_results(
+    request: Request, principal: AgentDep, factory: FactoryDep, now: NowDep
+) -> BatchAccepted:
+    """Store a batch of results (empty: a heartbeat). Re-posting a batch_id stores nothing twice."""
+    settings = request.app.state.settings
+    body = await _read_limited(request, settings.max_body_bytes)
+    try:
+        batch = BatchIn.model_validate_json(body)
+    except ValidationError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _describe(exc)) from exc
+    if batch.host != principal.host_name:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this token is bound to host {principal.host_name!r}, not {batch.host!r}",
+        )
+
+    return await run_in_threadpool(ingest_batch, factory, principal, batch, settings, now)
+
+
+def _describe(exc: ValidationError) -> list[dict[str, object]]:
+    """Errors naming each bad field by its path, e.g. ``results.0.status``."""
+    described = []
+    for error in exc.errors(include_url=False, include_context=False):
+        field = ".".join(str(p) for p in error["loc"]) or "body"
+        described.append({"field": field, "message": error["msg"]})
+    json.dumps(described)  # must be serialisable: inputs are left out on purpose
+    return described

@@ -1,0 +1,33 @@
+"""The NOC's ticket queue and each ticket with its timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from .. import queries
+from ..views import TicketDetail, TicketView
+from .deps import ReaderDep, SessionDep
+
+router = APIRouter(prefix="/api/v1/tickets", tags=["noc"])
+
+TicketState = Literal["open", "responded", "resolved", "closed"]
+
+
+@router.get("", response_model=list[TicketView])
+def list_tickets(
+    _: ReaderDep,
+    session: SessionDep,
+    state: TicketState | None = None,
+    host: str | None = None,
+    priority: Annotated[int | None, Query(ge=1, le=4)] = None,
+) -> list[TicketView]:
+    """Tickets, the nearest first-response deadline first."""
+    return queries.list_tickets(session, state, host, priority)
+
+
+@router.get("/{number}", response_model=TicketDetail)
+def ticket_detail(number: int, _: ReaderDep, session: SessionDep) -> TicketDetail:
+    """One ticket with its whole timeline."""
+    return queries.ticket_detail(session, number)

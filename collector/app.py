@@ -1,0 +1,78 @@
+"""The collector's FastAPI application, built by a factory from settings.
+
+    app = create_app(load_settings(path, os.environ))
+
+The factory brings the schema up to date (Alembic) unless told not to, so a
+fresh database works on the first ``serve``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+
+from portacare import __version__
+from portacare.checks import utc_now
+
+from .api import hosts, results, tickets
+from .db import make_engine, make_sessionmaker
+from .errors import Conflict, NotFound, Unavailable
+from .schema import upgrade_schema
+from .settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    """A collector app on ``settings.database_url``."""
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade_schema(engine)
+    app = FastAPI(
+        title="PortaCare collector",
+        version=__version__,
+        description="Receives agents' check results; serves the NOC its hosts and tickets.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    app.state.clock = clock
+    for module in (results, hosts, tickets):
+        app.include_router(module.router)
+    _install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def answer(code: int, message: str, **headers: str) -> JSONResponse:
+        return JSONResponse({"detail": message}, status_code=code, headers=headers or None)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return answer(404, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return answer(409, str(exc))
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        return answer(503, str(exc), **{"Retry-After": "5"})
+
+    @app.exception_handler(OperationalError)
+    async def database_down(_: Request, exc: OperationalError) -> JSONResponse:
+        return answer(503, f"database unavailable: {exc.orig}", **{"Retry-After": "5"})

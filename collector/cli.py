@@ -1,0 +1,118 @@
+"""``portacare-collector``: serve the API, manage the schema and tokens, run sweeps.
+
+portacare-collector serve [--config FILE] [--host 127.0.0.1] [--port 8470]
+portacare-collector migrate [--config FILE]
+portacare-collector token create --host NAME [--customer NAME]   # prints the token alone
+portacare-collector token create --role noc|admin --name NAME
+portacare-collector sweep [--at RFC3339]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from portacare.checks import parse_time, utc_now
+
+from .db import make_engine, make_sessionmaker, transaction
+from .errors import CollectorError
+from .schema import upgrade_schema
+from .settings import Settings, load_settings
+from .tokens import issue_agent_token, issue_role_token
+
+EXIT_ERROR = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings(args.config, os.environ)
+        return int(args.handler(settings, args) or 0)
+    except CollectorError as exc:
+        print(f"portacare-collector: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="portacare-collector", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--config", type=Path, default=None, help="collector TOML file")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API (and sweep every 30 s)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8470)
+    serve.set_defaults(handler=_serve)
+
+    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        handler=_migrate
+    )
+
+    token = commands.add_parser("token", help="manage tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="create a token and print it once")
+    who = create.add_mutually_exclusive_group(required=True)
+    who.add_argument("--host", help="bind a new agent token to this host")
+    who.add_argument("--role", choices=("noc", "admin"), help="a NOC or admin token")
+    create.add_argument("--customer", help="the host's customer (agent tokens)")
+    create.add_argument("--name", help="who holds the token (noc/admin tokens)")
+    create.set_defaults(handler=_token_create)
+
+    sweep = commands.add_parser("sweep", help="run one sweep as of a moment")
+    sweep.add_argument("--at", type=parse_time, default=None, help="RFC 3339 time (default: now)")
+    sweep.set_defaults(handler=_sweep)
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    upgrade_schema(make_engine(settings.database_url))
+    print("schema is up to date")
+    return 0
+
+
+def _token_create(settings: Settings, args: argparse.Namespace) -> int:
+    if args.role and not args.name:
+        raise CollectorError("token create --role needs --name (who holds the token)")
+    if args.host and args.name:
+        raise CollectorError("--name is for noc/admin tokens; an agent token is named by its host")
+    engine = make_engine(settings.database_url)
+    upgrade_schema(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        if args.host:
+            token = issue_agent_token(session, args.host, args.customer, utc_now())
+        else:
+            token = issue_role_token(session, args.role, args.name, utc_now())
+    print(token)
+    return 0
+
+
+def _sweep(settings: Settings, args: argparse.Namespace) -> int:
+    from .sweep import run_sweep
+
+    engine = make_engine(settings.database_url)
+    upgrade_schema(engine)
+    report = run_sweep(make_sessionmaker(engine), settings, args.at or utc_now())
+    print(report.describe())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

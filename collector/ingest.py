@@ -1,0 +1,166 @@
+"""Storing a batch of results: all of it in one transaction, or none of it.
+
+One transaction holds the batch's id (its primary key makes a re-post a
+no-op), the history rows, the latest state of each (host, check), the state
+changes, and what the ticket policy does about them. A race with another
+collector over the same check or ticket surfaces as a unique-constraint
+violation and the whole batch is simply tried again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from portacare.checks import Status
+
+from .errors import Unavailable
+from .models import Batch, CheckState, Host, Result, StateEvent
+from .settings import Settings
+from .ticket_policy import on_status_change
+from .tokens import Principal
+from .wire import BatchAccepted, BatchIn, ResultIn
+
+__all__ = ["ingest_batch"]
+
+log = logging.getLogger("portacare.collector.ingest")
+_ATTEMPTS = 5
+
+
+class _DuplicateBatch(Exception):
+    pass
+
+
+def ingest_batch(
+    factory: sessionmaker[Session],
+    principal: Principal,
+    batch: BatchIn,
+    settings: Settings,
+    now: datetime,
+) -> BatchAccepted:
+    """Store ``batch`` for the principal's host exactly once."""
+    assert principal.host_id is not None, "only agent tokens push results"
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            with factory() as session, session.begin():
+                accepted = _store(session, principal.host_id, batch, settings, now)
+            return BatchAccepted(accepted=accepted, duplicate=False)
+        except _DuplicateBatch:
+            return BatchAccepted(accepted=0, duplicate=True)
+        except IntegrityError:
+            if _already_stored(factory, batch.batch_id):
+                return BatchAccepted(accepted=0, duplicate=True)
+            if attempt == _ATTEMPTS:
+                raise
+            log.info("batch %s raced another writer; retrying (%d)", batch.batch_id, attempt)
+        except DBAPIError as exc:
+            if exc.connection_invalidated or _is_unreachable(exc):
+                raise Unavailable(f"database unavailable: {exc.orig}") from exc
+            raise
+    raise AssertionError("unreachable")
+
+
+def _already_stored(factory: sessionmaker[Session], batch_id: str) -> bool:
+    with factory() as session:
+        return session.get(Batch, batch_id) is not None
+
+
+def _is_unreachable(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return any(s in text for s in ("connection refused", "could not connect", "server closed"))
+
+
+def _store(
+    session: Session, host_id: int, batch: BatchIn, settings: Settings, now: datetime
+) -> int:
+    if session.get(Batch, batch.batch_id) is not None:
+        raise _DuplicateBatch
+    session.add(
+        Batch(
+            batch_id=batch.batch_id, host_id=host_id, received_at=now, accepted=len(batch.results)
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise _DuplicateBatch from exc
+    host = session.get(Host, host_id)
+    assert host is not None
+    host.last_seen = now if host.last_seen is None else max(host.last_seen, now)
+    host.interval_s = batch.agent.interval_s
+    if batch.agent.check_intervals:
+        host.check_intervals = {**(host.check_intervals or {}), **batch.agent.check_intervals}
+    if batch.results:
+        session.execute(insert(Result), [_history_row(host_id, r, now) for r in batch.results])
+    for result in sorted(batch.results, key=lambda r: r.observed_at):
+        _apply_latest(session, host, result, settings, now)
+    return len(batch.results)
+
+
+def _history_row(host_id: int, result: ResultIn, now: datetime) -> dict[str, object]:
+    return {
+        "host_id": host_id,
+        "check": result.check,
+        "status": int(result.status),
+        "summary": result.summary,
+        "observed_at": result.observed_at,
+        "received_at": now,
+        "duration_ms": result.duration_ms,
+        "metrics": result.metrics,
+        "details": result.details,
+    }
+
+
+def _apply_latest(
+    session: Session, host: Host, result: ResultIn, settings: Settings, now: datetime
+) -> None:
+    """Move the latest state forward; an older result never overwrites a newer one."""
+    state = session.scalar(
+        select(CheckState)
+        .where(CheckState.host_id == host.id, CheckState.check == result.check)
+        .with_for_update()
+    )
+    status = Status(result.status)
+    previous: Status | None = None
+    if state is None:
+        state = CheckState(
+            host_id=host.id,
+            check=result.check,
+            status=int(status),
+            summary=result.summary,
+            observed_at=result.observed_at,
+            since=result.observed_at,
+            metrics=result.metrics,
+            ok_streak=0,
+            history={},
+        )
+        session.add(state)
+        session.flush()
+        changed = status is not Status.OK
+    else:
+        if result.observed_at < state.observed_at:
+            return  # late: kept in history, the newer state stands
+        previous = Status(state.status)
+        changed = status is not previous
+        if changed:
+            state.since = result.observed_at
+        state.status = int(status)
+        state.summary = result.summary
+        state.observed_at = result.observed_at
+        state.metrics = result.metrics
+    state.ok_streak = state.ok_streak + 1 if status is Status.OK else 0
+    if changed:
+        session.add(
+            StateEvent(
+                host_id=host.id,
+                check=result.check,
+                previous_status=None if previous is None else int(previous),
+                status=int(status),
+                at=result.observed_at,
+            )
+        )
+    on_status_change(session, host, state, previous, changed, settings, now)

@@ -1,0 +1,211 @@
+"""The collector's tables (SQLAlchemy 2). The schema itself lives in Alembic migrations.
+
+Uniqueness the design depends on is the database's job, never process memory:
+one open ticket per (host, check) is a partial unique index, one notification
+per escalation step a unique (ticket, role), one stored batch its primary key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "Base",
+    "Host",
+    "Token",
+    "Batch",
+    "Result",
+    "CheckState",
+    "StateEvent",
+    "Ticket",
+    "TicketEvent",
+    "Escalation",
+    "OPEN_STATES",
+]
+
+OPEN_STATES = ("open", "responded")
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Host(Base):
+    __tablename__ = "hosts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    customer: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    last_seen: Mapped[datetime | None]
+    interval_s: Mapped[float] = mapped_column(default=60.0)
+    check_intervals: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Token(Base):
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # agent | noc | admin
+    name: Mapped[str] = mapped_column(String(200))
+    host_id: Mapped[int | None] = mapped_column(ForeignKey("hosts.id"))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Batch(Base):
+    """A received batch_id: its primary key makes a re-posted batch a no-op."""
+
+    __tablename__ = "batches"
+
+    batch_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"))
+    received_at: Mapped[datetime]
+    accepted: Mapped[int]
+
+
+class Result(Base):
+    """One check result as received: the history."""
+
+    __tablename__ = "results"
+    __table_args__ = (Index("results_host_check_time", "host_id", "check", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"))
+    check: Mapped[str] = mapped_column(String(128))
+    status: Mapped[int]
+    summary: Mapped[str] = mapped_column(Text)
+    observed_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    duration_ms: Mapped[int | None]
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CheckState(Base):
+    """The latest state of one check on one host."""
+
+    __tablename__ = "check_states"
+
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"), primary_key=True)
+    check: Mapped[str] = mapped_column(String(128), primary_key=True)
+    status: Mapped[int]
+    summary: Mapped[str] = mapped_column(Text)
+    observed_at: Mapped[datetime]
+    since: Mapped[datetime]
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ok_streak: Mapped[int] = mapped_column(default=0)
+    history: Mapped[dict[str, Any]] = mapped_column(default=dict)  # recent statuses, flapping
+
+
+class StateEvent(Base):
+    """A check changed status: what the ticket policy acts on."""
+
+    __tablename__ = "state_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"))
+    check: Mapped[str] = mapped_column(String(128))
+    previous_status: Mapped[int | None]
+    status: Mapped[int]
+    at: Mapped[datetime]
+
+
+class Ticket(Base):
+    """A support request: opened by a failing check (or a person), lives by the SLA."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index(
+            "tickets_one_open_per_check",
+            "host_id",
+            "check",
+            unique=True,
+            sqlite_where=text("state IN ('open', 'responded')"),
+            postgresql_where=text("state IN ('open', 'responded')"),
+        ),
+        Index("tickets_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # the request number
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"))
+    check: Mapped[str] = mapped_column(String(128))
+    priority: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text)
+    check_status: Mapped[int]
+    opened_at: Mapped[datetime]
+    ladder_started_at: Mapped[datetime]
+    first_response_due: Mapped[datetime]
+    first_response_at: Mapped[datetime | None]
+    next_update_due: Mapped[datetime | None]
+    last_update_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    flapping: Mapped[bool] = mapped_column(default=False)
+
+
+class TicketEvent(Base):
+    """One line of a ticket's timeline: who did what, when and why."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Escalation(Base):
+    """One escalation step of a ticket: a role to notify at a time, once."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("ticket_id", "role", name="escalations_once_per_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    role: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    notified_at: Mapped[datetime | None]

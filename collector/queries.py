@@ -1,0 +1,187 @@
+"""Read-only queries behind the NOC API; routes call these and never build SQL."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portacare.checks import Status
+from portacare.sla import Priority
+
+from .errors import NotFound
+from .models import CheckState, Escalation, Host, Result, Ticket, TicketEvent
+from .views import CheckView, EscalationView, HostView, ResultView, TicketDetail, TicketView
+
+__all__ = [
+    "silent_after",
+    "list_hosts",
+    "host_checks",
+    "check_results",
+    "list_tickets",
+    "ticket_detail",
+]
+
+MIN_SILENT_AFTER = timedelta(minutes=5)
+STALE_INTERVALS = 3
+
+
+def silent_after(host: Host) -> timedelta:
+    """How long a host may stay quiet: 3 of its reported intervals, at least 5 minutes."""
+    return max(timedelta(seconds=STALE_INTERVALS * host.interval_s), MIN_SILENT_AFTER)
+
+
+def is_silent(host: Host, now: datetime) -> bool:
+    return host.last_seen is None or now - host.last_seen > silent_after(host)
+
+
+def is_stale(host: Host, state: CheckState, now: datetime) -> bool:
+    """A check that stopped reporting while its agent goes on: not to be shown as OK."""
+    interval = float((host.check_intervals or {}).get(state.check, host.interval_s))
+    return now - state.observed_at > timedelta(seconds=STALE_INTERVALS * interval)
+
+
+def _shown_status(host: Host, state: CheckState, now: datetime) -> Status:
+    return Status.UNKNOWN if is_stale(host, state, now) else Status(state.status)
+
+
+def _host(session: Session, name: str) -> Host:
+    host = session.scalar(select(Host).where(Host.name == name))
+    if host is None:
+        raise NotFound(f"no host named {name!r}")
+    return host
+
+
+def list_hosts(session: Session, now: datetime) -> list[HostView]:
+    hosts = session.scalars(select(Host).order_by(Host.name)).all()
+    states: dict[int, list[CheckState]] = defaultdict(list)
+    for state in session.scalars(select(CheckState)):
+        states[state.host_id].append(state)
+    views = []
+    for host in hosts:
+        worst = Status.worst(_shown_status(host, s, now) for s in states[host.id])
+        silent = is_silent(host, now)
+        views.append(
+            HostView(
+                host=host.name,
+                customer=host.customer,
+                last_seen=host.last_seen,
+                status=(Status.UNKNOWN if silent and states[host.id] else worst).name,
+                silent=silent,
+            )
+        )
+    return views
+
+
+def host_checks(session: Session, host_name: str, now: datetime) -> list[CheckView]:
+    host = _host(session, host_name)
+    states = session.scalars(
+        select(CheckState).where(CheckState.host_id == host.id).order_by(CheckState.check)
+    )
+    views = []
+    for state in states:
+        stale = is_stale(host, state, now)
+        summary = state.summary
+        if stale:
+            summary = (
+                f"stale: no result since {state.observed_at:%Y-%m-%d %H:%M}Z (last: {summary})"
+            )
+        views.append(
+            CheckView(
+                check=state.check,
+                status=_shown_status(host, state, now).name,
+                summary=summary,
+                observed_at=state.observed_at,
+                since=state.since,
+                stale=stale,
+            )
+        )
+    return views
+
+
+def check_results(
+    session: Session, host_name: str, check: str, since: datetime | None, limit: int
+) -> list[ResultView]:
+    host = _host(session, host_name)
+    query = select(Result).where(Result.host_id == host.id, Result.check == check)
+    if since is not None:
+        query = query.where(Result.observed_at >= since)
+    rows = session.scalars(query.order_by(Result.observed_at.desc(), Result.id.desc()).limit(limit))
+    return [
+        ResultView(
+            status=Status(r.status).name,
+            summary=r.summary,
+            observed_at=r.observed_at,
+            metrics=r.metrics or {},
+        )
+        for r in rows
+    ]
+
+
+def _ticket_view(ticket: Ticket, host: Host, escalations: list[Escalation]) -> dict[str, object]:
+    return {
+        "number": ticket.id,
+        "host": host.name,
+        "customer": host.customer,
+        "check": ticket.check,
+        "summary": ticket.summary,
+        "check_status": Status(ticket.check_status).name,
+        "priority": ticket.priority,
+        "rt_priority": Priority(ticket.priority).rt_code,
+        "state": ticket.state,
+        "flapping": ticket.flapping,
+        "opened_at": ticket.opened_at,
+        "first_response_due": ticket.first_response_due,
+        "first_response_at": ticket.first_response_at,
+        "next_update_due": ticket.next_update_due,
+        "resolved_at": ticket.resolved_at,
+        "escalations": [
+            EscalationView(role=e.role, due_at=e.due_at, notified_at=e.notified_at)
+            for e in sorted(escalations, key=lambda e: (e.due_at, e.role))
+        ],
+    }
+
+
+def list_tickets(
+    session: Session,
+    state: str | None = None,
+    host: str | None = None,
+    priority: int | None = None,
+    limit: int = 500,
+) -> list[TicketView]:
+    """Tickets, most urgent deadline first."""
+    query = select(Ticket, Host).join(Host, Host.id == Ticket.host_id)
+    if state is not None:
+        query = query.where(Ticket.state == state)
+    if host is not None:
+        query = query.where(Host.name == host)
+    if priority is not None:
+        query = query.where(Ticket.priority == priority)
+    rows = session.execute(query.order_by(Ticket.first_response_due, Ticket.id).limit(limit)).all()
+    escalations: dict[int, list[Escalation]] = defaultdict(list)
+    ids = [t.id for t, _ in rows]
+    if ids:
+        for e in session.scalars(select(Escalation).where(Escalation.ticket_id.in_(ids))):
+            escalations[e.ticket_id].append(e)
+    return [TicketView(**_ticket_view(t, h, escalations[t.id])) for t, h in rows]
+
+
+def ticket_detail(session: Session, number: int) -> TicketDetail:
+    row = session.execute(
+        select(Ticket, Host).join(Host, Host.id == Ticket.host_id).where(Ticket.id == number)
+    ).first()
+    if row is None:
+        raise NotFound(f"no ticket number {number}")
+    ticket, host = row
+    escalations = list(session.scalars(select(Escalation).where(Escalation.ticket_id == number)))
+    timeline = session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == number).order_by(TicketEvent.id)
+    )
+    return TicketDetail(
+        **_ticket_view(ticket, host, escalations),
+        timeline=[
+            {"at": e.at, "kind": e.kind, "actor": e.actor, "message": e.message} for e in timeline
+        ],
+    )

@@ -1,0 +1,83 @@
+"""The NOC's read models: what the API returns, as typed records with RFC 3339 UTC times."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, PlainSerializer
+
+from portacare.checks import format_time
+
+__all__ = [
+    "UtcTime",
+    "HostView",
+    "CheckView",
+    "ResultView",
+    "EscalationView",
+    "TicketView",
+    "TimelineEntry",
+    "TicketDetail",
+]
+
+UtcTime = Annotated[datetime, PlainSerializer(format_time, return_type=str)]
+
+
+class HostView(BaseModel):
+    host: str
+    customer: str | None
+    last_seen: UtcTime | None
+    status: str
+    silent: bool
+
+
+class CheckView(BaseModel):
+    check: str
+    status: str
+    summary: str
+    observed_at: UtcTime
+    since: UtcTime
+    stale: bool = False
+
+
+class ResultView(BaseModel):
+    status: str
+    summary: str
+    observed_at: UtcTime
+    metrics: dict[str, float]
+
+
+class EscalationView(BaseModel):
+    role: str
+    due_at: UtcTime
+    notified_at: UtcTime | None
+
+
+class TicketView(BaseModel):
+    number: int
+    host: str
+    customer: str | None
+    check: str
+    summary: str
+    check_status: str
+    priority: int
+    rt_priority: int
+    state: str
+    flapping: bool
+    opened_at: UtcTime
+    first_response_due: UtcTime
+    first_response_at: UtcTime | None
+    next_update_due: UtcTime | None
+    resolved_at: UtcTime | None
+    escalations: list[EscalationView]
+
+
+class TimelineEntry(BaseModel):
+    at: UtcTime
+    kind: str
+    actor: str
+    message: str
+
+
+class TicketDetail(TicketView):
+    timeline: list[TimelineEntry]

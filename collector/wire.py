@@ -1,0 +1,86 @@
+"""The wire contract's request and response bodies (DESIGN.md), with their limits.
+
+Unknown fields are ignored, not refused: agents newer than the collector may
+send more, and the contract is stable for what it names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from portacare.checks import Status
+
+__all__ = ["ResultIn", "AgentIn", "BatchIn", "BatchAccepted", "LIMITS"]
+
+
+class Limits:
+    results_per_batch = 1000
+    summary_chars = 4096
+    name_chars = 128
+    metrics_per_result = 256
+    details_bytes = 64 * 1024
+
+
+LIMITS = Limits()
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a UTC offset (RFC 3339), e.g. 2026-11-26T12:00:00Z")
+    return value
+
+
+def _status_name(value: Any) -> Status:
+    if not isinstance(value, str):
+        raise ValueError("must be one of OK, WARNING, CRITICAL, UNKNOWN")
+    return Status.from_name(value)
+
+
+WireStatus = Annotated[
+    Status,
+    BeforeValidator(_status_name),
+    WithJsonSchema({"type": "string", "enum": [s.name for s in Status]}),
+]
+AwareTime = Annotated[datetime, AfterValidator(_aware)]
+CheckName = Annotated[str, Field(min_length=1, max_length=LIMITS.name_chars)]
+
+
+class ResultIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    check: CheckName
+    status: WireStatus
+    summary: str = Field(max_length=LIMITS.summary_chars)
+    observed_at: AwareTime
+    duration_ms: int | None = Field(None, ge=0)
+    metrics: dict[Annotated[str, Field(max_length=200)], float] = Field(
+        default_factory=dict, max_length=LIMITS.metrics_per_result
+    )
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version: str | None = Field(None, max_length=64)
+    interval_s: float = Field(60, gt=0, le=86400)
+    check_intervals: dict[CheckName, Annotated[float, Field(gt=0, le=86400)]] = Field(
+        default_factory=dict, max_length=LIMITS.metrics_per_result
+    )
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    host: str = Field(min_length=1, max_length=253)
+    batch_id: str = Field(min_length=1, max_length=128)
+    agent: AgentIn = Field(default_factory=AgentIn)
+    results: list[ResultIn] = Field(max_length=LIMITS.results_per_batch)
+
+
+class BatchAccepted(BaseModel):
+    accepted: int
+    duplicate: bool
