@@ -91,7 +91,13 @@ def assess(
     now = aware_utc("now", now)
     ladder_start = facts.ladder_start
     reopened = facts.ladder_started_at is not None and facts.ladder_started_at > facts.opened_at
-    resolved = facts.resolved_at is not None and ladder_start <= facts.resolved_at <= now
+    # A resolution recorded before the reopen belongs to the request's previous life.
+    resolved_at = facts.resolved_at
+    resolved = (
+        resolved_at is not None
+        and resolved_at <= now
+        and not (reopened and resolved_at < ladder_start)
+    )
     responded = _happened(facts.first_response_at, now)
 
     response_due = first_response_due(facts.priority, facts.opened_at, plan, calendar)

@@ -39,9 +39,27 @@ _KEYS = (
     "holidays_subdiv",
     "closed_dates",
 )
+# Any year will do to check that a country/subdivision exists in ``holidays``.
+_PROBE_YEAR = 2026
 # A calendar closed for this many days in a row has no business time to give:
 # fail loudly instead of looping for ever.
 _MAX_CLOSED_DAYS = 3660
+
+
+@lru_cache(maxsize=64)
+def _canonical_region(country: str, subdiv: str | None) -> tuple[str, str | None]:
+    """``holidays``' own spelling of a country and subdivision ("us", "ny" -> "US", "NY").
+
+    Configuration is written by people; ``holidays`` matches names exactly, and
+    some subdivisions are not upper case ("Zone A"), so match without case.
+    """
+    country = country.strip().upper()
+    if subdiv is None:
+        return country, None
+    subdiv = subdiv.strip()
+    known = holidays.list_supported_countries(include_aliases=True).get(country, [])
+    matches = [name for name in known if name.casefold() == subdiv.casefold()]
+    return country, matches[0] if matches else subdiv
 
 
 @lru_cache(maxsize=256)
@@ -95,7 +113,10 @@ class BusinessCalendar:
         if self.holidays_subdiv is not None and self.holidays_country is None:
             raise SlaError("a subdivision needs holidays_country", key="holidays_subdiv")
         if self.holidays_country is not None:
-            _holiday_dates(self.holidays_country, self.holidays_subdiv, 2026)  # validates both
+            country, subdiv = _canonical_region(self.holidays_country, self.holidays_subdiv)
+            object.__setattr__(self, "holidays_country", country)
+            object.__setattr__(self, "holidays_subdiv", subdiv)
+            _holiday_dates(country, subdiv, _PROBE_YEAR)  # refuses unknown ones now, not later
 
     @property
     def zone(self) -> ZoneInfo:
@@ -204,7 +225,7 @@ class BusinessCalendar:
             kwargs["opens"], kwargs["closes"] = _hours(data["hours"])
         for key in ("holidays_country", "holidays_subdiv"):
             if data.get(key) is not None:
-                kwargs[key] = _string(data, key).upper()
+                kwargs[key] = _string(data, key)
         if "closed_dates" in data:
             kwargs["closed_dates"] = _dates(data["closed_dates"])
         return cls(**kwargs)

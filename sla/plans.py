@@ -59,6 +59,17 @@ class SupportPlan:
             MappingProxyType({p: _check_ladder(p, tuple(steps)) for p, steps in ladders.items()}),
         )
 
+    def __hash__(self) -> int:
+        # Frozen, so hashable like its siblings; the mappings are hashed by content.
+        return hash(
+            (
+                self.name,
+                tuple(self.first_response.items()),
+                tuple(self.updates.items()),
+                tuple(self.ladders.items()),
+            )
+        )
+
     @classmethod
     def from_dict(
         cls, name: str, data: Mapping[str, Any], base: SupportPlan | None = None

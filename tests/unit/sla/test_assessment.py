@@ -310,3 +310,12 @@ def test_facts_normalise_to_utc_and_enums() -> None:
     assert facts.notified_roles == frozenset({CTO})
     with pytest.raises(SlaError, match="unknown priority"):
         TicketFacts(7, LOGGED)  # type: ignore[arg-type]
+
+
+def test_resolution_stamped_before_opening_still_counts_when_not_reopened() -> None:
+    # Clocks of agents and collector may disagree by a little: a resolved ticket
+    # must never start escalating because of it.
+    facts = TicketFacts(Priority.P1, LOGGED, resolved_at=LOGGED - timedelta(seconds=5))
+    result = assess(facts, at(5))
+    assert result.resolved
+    assert result.escalations_due == ()

@@ -255,3 +255,18 @@ def test_from_dict_errors_name_the_key(data: dict[str, Any], key: str, message: 
 def test_bad_weekday_numbers_are_refused() -> None:
     with pytest.raises(SlaError, match="weekday numbers run 0"):
         BusinessCalendar(working_days=frozenset({5, 7}))
+
+
+@pytest.mark.parametrize(
+    ("country", "subdiv", "canonical"),
+    [
+        pytest.param("us", "ny", ("US", "NY"), id="lower-case"),
+        pytest.param("US", "New York", ("US", "New York"), id="alias"),
+        pytest.param("fr", "zone a", ("FR", "Zone A"), id="mixed-case-subdivision"),
+    ],
+)
+def test_holiday_regions_are_matched_without_case(
+    country: str, subdiv: str, canonical: tuple[str, str]
+) -> None:
+    calendar = BusinessCalendar.from_dict({"holidays_country": country, "holidays_subdiv": subdiv})
+    assert (calendar.holidays_country, calendar.holidays_subdiv) == canonical

@@ -213,3 +213,10 @@ def test_parse_target(text: str, target: Target) -> None:
 def test_parse_duration() -> None:
     assert parse_duration("0m") == timedelta(0)
     assert parse_duration("96h") == timedelta(days=4)
+
+
+def test_plans_are_hashable_and_compare_by_content() -> None:
+    again = SupportPlan.from_dict("standard", {})
+    assert again == STANDARD_PLAN
+    assert hash(again) == hash(STANDARD_PLAN)
+    assert len({STANDARD_PLAN, again, PREMIUM}) == 2
