@@ -26,7 +26,7 @@ from .calendars import DEFAULT_CALENDAR, BusinessCalendar
 from .deadlines import due_time, first_response_due, next_update_due
 from .errors import NaiveDatetimeError, SlaError
 from .escalation import ScheduledEscalation, escalation_plan, escalations_due
-from .plans import STANDARD_PLAN, SupportPlan
+from .plans import STANDARD_PLAN, SupportPlan, load_plans
 from .priorities import Priority, Role
 from .targets import EscalationStep, Target, parse_duration, parse_target
 
@@ -49,6 +49,7 @@ __all__ = [
     "escalation_plan",
     "escalations_due",
     "first_response_due",
+    "load_plans",
     "next_update_due",
     "parse_duration",
     "parse_target",

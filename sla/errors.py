@@ -21,11 +21,13 @@ class SlaError(ValueError):
 
     ``key`` is a dotted path into the data given to ``from_dict`` (for example
     ``"first_response.P3"`` or ``"escalation.P1[2].role"``) so the collector can
-    point an operator at the exact line of its configuration.
+    point an operator at the exact line of its configuration; ``reason`` is the
+    message without the key, for re-keying under an enclosing table.
     """
 
     def __init__(self, message: str, *, key: str | None = None) -> None:
         self.key = key
+        self.reason = message
         super().__init__(f"{key}: {message}" if key else message)
 
 

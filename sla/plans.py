@@ -24,7 +24,7 @@ from .errors import SlaError
 from .priorities import Priority, Role
 from .targets import EscalationStep, Target, parse_duration, parse_target
 
-__all__ = ["STANDARD_PLAN", "SupportPlan"]
+__all__ = ["STANDARD_PLAN", "SupportPlan", "load_plans"]
 
 _SECTIONS = ("first_response", "updates", "escalation")
 
@@ -102,6 +102,51 @@ class SupportPlan:
         return cls(name, first_response, updates, ladders)
 
 
+def load_plans(data: Mapping[str, Any]) -> dict[str, SupportPlan]:
+    """Every named plan of a configuration table, for choosing one per customer.
+
+    ``data`` maps plan names to :meth:`SupportPlan.from_dict` tables; each may
+    also say ``base = "other plan"`` (default ``"standard"``) to build on another
+    plan. ``"standard"`` is always there and may itself be overridden. Errors
+    name the plan: ``SlaError`` with ``key="premium.first_response.P1"``.
+    """
+    if not isinstance(data, Mapping):
+        raise SlaError(f"plans are a table of named plans, got {type(data).__name__}")
+    plans: dict[str, SupportPlan] = {}
+
+    def build(name: str, chain: tuple[str, ...]) -> SupportPlan:
+        if name in plans:
+            return plans[name]
+        table = data.get(name, {})
+        if not isinstance(table, Mapping):
+            raise SlaError(f"a plan is a table of settings, got {table!r}", key=name)
+        base_name = table.get("base", "standard")
+        if name == "standard":
+            if base_name != "standard":
+                raise SlaError("the standard plan builds on the policy itself", key=f"{name}.base")
+            base = STANDARD_PLAN
+        else:
+            if not isinstance(base_name, str) or base_name not in {"standard", *data}:
+                raise SlaError(f"unknown base plan {base_name!r}", key=f"{name}.base")
+            if base_name in chain:
+                cycle = " -> ".join((*chain, base_name))
+                raise SlaError(
+                    f"plans build on each other in a circle: {cycle}", key=f"{name}.base"
+                )
+            base = build(base_name, (*chain, base_name))
+        overrides = {key: value for key, value in table.items() if key != "base"}
+        try:
+            plans[name] = SupportPlan.from_dict(name, overrides, base)
+        except SlaError as exc:
+            key = name if exc.key is None else f"{name}.{exc.key}"
+            raise SlaError(exc.reason, key=key) from exc
+        return plans[name]
+
+    for name in ("standard", *data):
+        build(name, (name,))
+    return plans
+
+
 def _per_priority(plan: str, section: str, table: Any) -> MappingProxyType[Priority, Any]:
     if not isinstance(table, Mapping):
         raise SlaError(f"plan {plan!r}: expected a mapping of priorities", key=section)
@@ -144,7 +189,7 @@ def _entries(data: Mapping[str, Any], section: str) -> list[tuple[Priority, Any,
         try:
             priority = Priority.parse(raw)
         except SlaError as exc:
-            raise SlaError(str(exc), key=f"{section}.{raw}") from exc
+            raise SlaError(exc.reason, key=f"{section}.{raw}") from exc
         entries.append((priority, value, f"{section}.{raw}"))
     return entries
 
@@ -169,7 +214,7 @@ def _parse_ladder(value: Any, key: str) -> tuple[EscalationStep, ...]:
         try:
             parsed_role = Role.parse(role)
         except SlaError as exc:
-            raise SlaError(str(exc), key=f"{here}.role") from exc
+            raise SlaError(exc.reason, key=f"{here}.role") from exc
         steps.append(EscalationStep(parse_duration(after, key=f"{here}.after"), parsed_role))
     return tuple(steps)
 

@@ -116,7 +116,7 @@ def parse_target(text: object, *, key: str | None = None) -> Target:
     try:
         return Target(amount, business)
     except SlaError as exc:
-        raise SlaError(str(exc), key=key) from exc
+        raise SlaError(exc.reason, key=key) from exc
 
 
 def parse_duration(text: object, *, key: str | None = None) -> timedelta:

@@ -16,6 +16,7 @@ from portacare.sla import (
     SupportPlan,
     Target,
     first_response_due,
+    load_plans,
     parse_duration,
     parse_target,
 )
@@ -220,3 +221,49 @@ def test_plans_are_hashable_and_compare_by_content() -> None:
     assert again == STANDARD_PLAN
     assert hash(again) == hash(STANDARD_PLAN)
     assert len({STANDARD_PLAN, again, PREMIUM}) == 2
+
+
+def test_load_plans_builds_named_plans_on_each_other() -> None:
+    plans = load_plans(
+        {
+            "premium": {"first_response": {"P1": "30m"}},
+            "platinum": {"base": "premium", "updates": {"P1": "15m"}},
+        }
+    )
+    assert sorted(plans) == ["platinum", "premium", "standard"]
+    assert plans["standard"] == STANDARD_PLAN
+    assert plans["platinum"].first_response[Priority.P1] == Target(timedelta(minutes=30))
+    assert plans["platinum"].updates[Priority.P1] == Target(timedelta(minutes=15))
+    assert plans["premium"].updates[Priority.P1] == Target.clock_hours(1)
+
+
+def test_load_plans_may_override_the_standard_plan() -> None:
+    plans = load_plans({"standard": {"updates": {"P1": "30m"}}, "gold": {}})
+    assert plans["standard"].updates[Priority.P1] == Target(timedelta(minutes=30))
+    assert plans["gold"].updates[Priority.P1] == Target(timedelta(minutes=30))
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "message"),
+    [
+        pytest.param({"a": {"base": "zz"}}, "a.base", "unknown base plan", id="unknown-base"),
+        pytest.param({"a": {"base": "a"}}, "a.base", "in a circle: a -> a", id="self"),
+        pytest.param(
+            {"a": {"base": "b"}, "b": {"base": "a"}}, "b.base", "a -> b -> a", id="circle"
+        ),
+        pytest.param({"standard": {"base": "a"}, "a": {}}, "standard.base", "policy", id="std"),
+        pytest.param({"a": 3}, "a", "table of settings", id="not-a-table"),
+        pytest.param(
+            {"a": {"first_response": {"P1": "x"}}},
+            "a.first_response.P1",
+            "cannot read",
+            id="nested",
+        ),
+        pytest.param({"a": {"foo": 1}}, "a.foo", "unknown setting", id="unknown-key"),
+    ],
+)
+def test_load_plans_errors_name_plan_and_key(data: dict[str, Any], key: str, message: str) -> None:
+    with pytest.raises(SlaError, match=message) as caught:
+        load_plans(data)
+    assert caught.value.key == key
+    assert str(caught.value) == f"{key}: {caught.value.reason}"
