@@ -2,9 +2,9 @@
 
 Three read-only dnf commands, each with the check's ``dnf_options``::
 
-    dnf -q updateinfo list --security   # PCM-2026-0001 Important/Sec. pcm-demo-1.1-1.noarch
-    dnf -q updateinfo info --security   # per advisory: Update ID, Type, Updated, Severity
-    dnf -q check-update                 # every pending update; exit 100 when there are some
+    dnf updateinfo list --security   # PCM-2026-0001 Important/Sec. pcm-demo-1.1-1.noarch
+    dnf updateinfo info --security   # per advisory: Update ID, Type, Updated, Severity
+    dnf check-update                 # every pending update; exit 100 when there are some
 
 Unlike apt, dnf's advisories carry a date (``Updated``, the advisory's last
 revision, which is never earlier than its first issue), so the age of a pending
@@ -12,7 +12,8 @@ security update is known from the repository's own metadata.
 
 dnf skips a repository it cannot read (``skip_if_unavailable``) with exit 0 and
 ``Ignoring repositories: NAME`` on stderr; :func:`ignored_repositories` finds
-that so a blind spot is never reported as "no updates".
+that so a blind spot is never reported as "no updates". (``-q`` hides even that
+line, so dnf runs without it and the parsers skip its chatter.)
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def parse_advisory_dates(output: str) -> dict[str, datetime]:
 
 
 def parse_check_update(output: str) -> list[DnfUpdate]:
-    """Pending updates from ``dnf -q check-update`` (obsoletes section ignored)."""
+    """Pending updates from ``dnf check-update`` (obsoletes section ignored)."""
     updates = []
     for line in output.splitlines():
         if line.startswith("Obsoleting Packages"):

@@ -291,9 +291,13 @@ class OsErrataCheck(Check[OsErrataOptions]):
             opts.apt_get, opts.apt_options, ["-s", "-q", opts.apt_mode], timeout
         )
         raw, removals = errata_apt.parse_simulation(output)
-        releases = errata_apt.read_releases(
-            errata_apt.apt_lists_dir(opts.apt_config, opts.apt_options, timeout)
-        )
+        lists_dir = errata_apt.apt_lists_dir(opts.apt_config, opts.apt_options, timeout)
+        releases = errata_apt.read_releases(lists_dir)
+        if not releases:  # never updated: "no updates" would be a blind spot, not a fact
+            raise CheckFailed(
+                f"apt has no package indexes in {lists_dir}; run apt-get update "
+                "or set refresh = true"
+            )
         updates = tuple(
             PendingUpdate(
                 package=u.package,
@@ -309,7 +313,7 @@ class OsErrataCheck(Check[OsErrataOptions]):
         return Survey("apt", updates, removals=tuple(removals))
 
     def _dnf_prefix(self) -> list[str]:
-        prefix = [self.options.dnf, "-q", "-y"]
+        prefix = [self.options.dnf, "-y"]
         if self.options.installroot is not None:
             prefix.append(f"--installroot={self.options.installroot}")
         prefix.append("--refresh" if self.options.refresh else "--cacheonly")
