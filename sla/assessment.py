@@ -52,7 +52,13 @@ class TicketFacts:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, aware_utc(name, value))
-        object.__setattr__(self, "notified_roles", frozenset(map(Role, self.notified_roles)))
+        roles = set()
+        for role in self.notified_roles:
+            try:
+                roles.add(role if isinstance(role, Role) else Role.parse(role))
+            except SlaError as exc:
+                raise SlaError(exc.reason, key="notified_roles") from exc
+        object.__setattr__(self, "notified_roles", frozenset(roles))
 
     @property
     def ladder_start(self) -> datetime:

@@ -67,6 +67,9 @@ class Target:
     @classmethod
     def business_hours(cls, hours: float) -> Target:
         """A target in business hours (under one business day, e.g. a premium P3)."""
+        if hours >= 24:
+            # 24 h would be stored as one day, i.e. one *business day*: say which is meant.
+            raise SlaError(f"{hours} business hours: use Target.business_days for a day or more")
         return cls(timedelta(hours=hours), business=True)
 
     @classmethod

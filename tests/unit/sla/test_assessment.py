@@ -319,3 +319,11 @@ def test_resolution_stamped_before_opening_still_counts_when_not_reopened() -> N
     result = assess(facts, at(5))
     assert result.resolved
     assert result.escalations_due == ()
+
+
+def test_notified_roles_may_be_wire_names_and_bad_ones_are_refused() -> None:
+    facts = TicketFacts(Priority.P1, LOGGED, notified_roles=frozenset({"cto"}))  # type: ignore[arg-type]
+    assert facts.notified_roles == frozenset({CTO})
+    with pytest.raises(SlaError, match="unknown role") as caught:
+        TicketFacts(Priority.P1, LOGGED, notified_roles=frozenset({"ceo"}))  # type: ignore[arg-type]
+    assert caught.value.key == "notified_roles"

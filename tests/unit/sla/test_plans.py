@@ -267,3 +267,8 @@ def test_load_plans_errors_name_plan_and_key(data: dict[str, Any], key: str, mes
         load_plans(data)
     assert caught.value.key == key
     assert str(caught.value) == f"{key}: {caught.value.reason}"
+
+
+def test_business_hours_of_a_day_or_more_are_refused() -> None:
+    with pytest.raises(SlaError, match="business_days"):
+        Target.business_hours(24)
