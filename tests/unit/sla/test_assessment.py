@@ -20,7 +20,7 @@ from portacare.sla import (
     assess,
 )
 
-from .conftest import NEW_YORK, utc
+from .moments import NEW_YORK, utc
 
 TSM = Role.TECHNICAL_SUPPORT_MANAGER
 CRM = Role.CUSTOMER_RELATIONS_MANAGER

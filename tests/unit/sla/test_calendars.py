@@ -9,7 +9,7 @@ import pytest
 
 from portacare.sla import DEFAULT_CALENDAR, BusinessCalendar, NaiveDatetimeError, SlaError
 
-from .conftest import KYIV, NEW_YORK, utc
+from .moments import KYIV, NEW_YORK, utc
 
 KYIV_CAL = BusinessCalendar(timezone="Europe/Kyiv")
 # A calendar whose working day contains New York's spring-forward (02:00 -> 03:00).

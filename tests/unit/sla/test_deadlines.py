@@ -17,7 +17,7 @@ from portacare.sla import (
     next_update_due,
 )
 
-from .conftest import KYIV, NEW_YORK, utc
+from .moments import KYIV, NEW_YORK, utc
 
 US_NEW_YORK = BusinessCalendar(timezone="America/New_York", holidays_country="US")
 KYIV_CAL = BusinessCalendar(timezone="Europe/Kyiv")

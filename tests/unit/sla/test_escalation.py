@@ -18,7 +18,7 @@ from portacare.sla import (
     escalations_due,
 )
 
-from .conftest import KYIV, utc
+from .moments import KYIV, utc
 
 TSM = Role.TECHNICAL_SUPPORT_MANAGER
 CRM = Role.CUSTOMER_RELATIONS_MANAGER

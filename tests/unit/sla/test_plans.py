@@ -21,7 +21,7 @@ from portacare.sla import (
     parse_target,
 )
 
-from .conftest import utc
+from .moments import utc
 
 PREMIUM = SupportPlan.from_dict(
     "premium",

@@ -1,4 +1,4 @@
-"""Shared moments and calendars for the SLA tables."""
+"""Shared moments and time zones for the SLA tables (imported by the test modules)."""
 
 from __future__ import annotations
 
