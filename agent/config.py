@@ -57,6 +57,9 @@ class AgentSettings(BaseModel):
     push_interval: float = Field(10, gt=0, le=3600, description="seconds between pushes")
     batch_size: int = Field(100, gt=0, le=1000, description="results per pushed batch")
     request_timeout: float = Field(15, gt=0, le=300)
+    retry_max_delay: float = Field(
+        300, gt=0, le=3600, description="longest wait between pushes while the collector is away"
+    )
     ca_file: Path | None = Field(None, description="CA bundle to verify the collector's TLS")
     workers: int = Field(4, ge=1, le=32, description="checks run at the same time")
 

@@ -49,7 +49,7 @@ class Agent:
         self.spool = spool
         self.pusher = pusher
         self.runner = CheckRunner()
-        self.backoff = Backoff()
+        self.backoff = Backoff(cap=config.agent.retry_max_delay)
         self._wake_pusher = threading.Event()
         self._last_push = 0.0
         self.checks = {i.name: self._build(i) for i in config.enabled_checks()}
