@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from portacare.collector.models import Batch, CheckState, Result, Ticket
 
-from ...support.collector import T0, Collector, collector, database_url, result  # noqa: F401
+from ...support.collector import T0, Collector, result
 
 
 def _count(c: Collector, model: type) -> int:
@@ -126,7 +126,8 @@ def test_malformed_bodies_are_422_naming_the_field(collector: Collector) -> None
 
 
 def test_a_naive_timestamp_is_refused(collector: Collector) -> None:
-    response = collector.push("sw1", [{**result("disk", "OK"), "observed_at": "2026-11-26T12:00:00"}])
+    naive = {**result("disk", "OK"), "observed_at": "2026-11-26T12:00:00"}
+    response = collector.push("sw1", [naive])
     assert response.status_code == 422
     assert "UTC offset" in response.json()["detail"][0]["message"]
 

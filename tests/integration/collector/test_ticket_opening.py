@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from ...support.collector import T0, Collector, collector, database_url, result  # noqa: F401
+from ...support.collector import T0, Collector, result
 
 
 def _tickets(c: Collector, **params: object) -> list[dict]:
