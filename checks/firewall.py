@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import psutil
 from pydantic import AfterValidator, Field, model_validator
@@ -60,7 +60,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FAMILIES = ("ipv4", "ipv6")
+Family = Literal["ipv4", "ipv6"]
+FAMILIES: tuple[Family, ...] = ("ipv4", "ipv6")
 _MAX_DEPTH = 32
 
 
@@ -113,7 +114,7 @@ class FirewallOptions(CheckOptions):
     iptables_save_command: str = Field("iptables-save", description="iptables-save binary")
     ip6tables_save_command: str = Field("ip6tables-save", description="ip6tables-save binary")
     command_timeout: float = Field(10, gt=0, description="seconds each command may take")
-    families: list[Literal["ipv4", "ipv6"]] = Field(
+    families: list[Family] = Field(
         default_factory=lambda: list(FAMILIES), min_length=1, description="families to judge"
     )
     require_rules: bool = Field(True, description="CRITICAL when no filtering is loaded at all")
@@ -148,7 +149,7 @@ class FirewallOptions(CheckOptions):
     def _consistent(self) -> FirewallOptions:
         both = sorted(set(self.required_ports) & set(self.forbidden_ports))
         if both:
-            raise ValueError(f"ports both required and forbidden: {', '.join(both)}")
+            raise ValueError(f"ports both required and forbidden: {', '.join(map(str, both))}")
         if any(not part for part in self.command_prefix):
             raise ValueError("command_prefix must not contain empty arguments")
         return self
@@ -181,8 +182,8 @@ class Condition:
     kind: Literal["proto", "dport", "ctstate", "iface", "family", "scope", "unknown"]
     text: str
     values: frozenset[str] = frozenset()
-    ranges: tuple[tuple[int, int], ...] = ()
     negate: bool = False
+    ranges: tuple[tuple[int, int], ...] = ()
     proto: str | None = None  # a dport condition of "tcp dport" implies tcp
     family: str | None = None  # an "ip saddr" condition implies IPv4
 
@@ -400,11 +401,11 @@ def parse_nft_json(text: str) -> Ruleset:
         elif "rule" in item:
             r = item["rule"]
             table = f"{r['family']} {r['table']}"
-            rule = _nft_rule(r, sets)
+            text, rules = _nft_rule(r, sets)
             chain = ruleset.chains.get((table, r["chain"]))
             if chain is not None:
-                chain.rules.append(rule)
-            ruleset.lines.append(f"{table} {r['chain']}: {rule.text}")
+                chain.rules.extend(rules)
+            ruleset.lines.append(f"{table} {r['chain']}: {text}")
         elif "set" in item:
             s = item["set"]
             if "dynamic" not in (s.get("flags") or []):  # dynamic sets change by design
@@ -424,11 +425,13 @@ def _priority(prio: Any) -> int:
     return named.get(str(prio), 0)
 
 
-def _nft_rule(r: dict[str, Any], sets: dict[tuple[str, str, str], Any]) -> Rule:
+def _nft_rule(r: dict[str, Any], sets: dict[tuple[str, str, str], Any]) -> tuple[str, list[Rule]]:
+    """The rule's text and the rules it amounts to (a verdict map is one rule per element)."""
     conditions: list[Condition] = []
     verdict: Verdict = "none"
     target = None
     texts = []
+    vmap: list[Rule] = []
     for expr in r.get("expr", []):
         if not isinstance(expr, dict) or not expr:
             continue
@@ -439,19 +442,43 @@ def _nft_rule(r: dict[str, Any], sets: dict[tuple[str, str, str], Any]) -> Rule:
         if key == "match":
             conditions.append(_nft_condition(value, r["family"], r["table"], sets))
         elif key in ("accept", "drop", "reject", "return"):
-            verdict = key
+            verdict = cast(Verdict, key)
         elif key in ("jump", "goto"):
-            verdict, target = key, value.get("target")
+            verdict, target = cast(Verdict, key), value.get("target")
         elif key == "xt" and value.get("type") == "target":
             name = str(value.get("name", "")).upper()
-            verdict = {"REJECT": "reject", "DROP": "drop", "ACCEPT": "accept"}.get(name, "other")
+            verdict = _IPT_VERDICTS.get(name, "other") if name != "RETURN" else "other"
         elif key == "queue":
             verdict = "other"
         elif key == "continue":
             pass
+        elif key == "vmap" and isinstance(value.get("data"), dict):
+            vmap = _vmap_rules(value, conditions, r, sets)
         elif key not in _NON_VERDICT:  # limit, quota, xt matches: may or may not match
             conditions.append(Condition("unknown", _render(expr)))
-    return Rule(tuple(conditions), verdict, " ".join(texts), target)
+    text = " ".join(texts)
+    return text, vmap or [Rule(tuple(conditions), verdict, text, target)]
+
+
+def _vmap_rules(
+    vmap: dict[str, Any], before: list[Condition], r: dict[str, Any], sets: dict[Any, Any]
+) -> list[Rule]:
+    """``tcp dport vmap { 22 : accept, 80 : drop }`` as one rule per element."""
+    rules = []
+    elements = vmap["data"].get("set", [])
+    for element in elements if isinstance(elements, list) else []:
+        if not (isinstance(element, list) and len(element) == 2 and element[1]):
+            continue
+        value, action = element
+        key, inner = next(iter(action.items()))
+        match = {"op": "==", "left": vmap.get("key"), "right": value}
+        condition = _nft_condition(match, r["family"], r["table"], sets)
+        verdict: Verdict = (
+            key if key in ("accept", "drop", "reject", "jump", "goto", "return") else "other"
+        )
+        target = inner.get("target") if isinstance(inner, dict) else None
+        rules.append(Rule((*before, condition), verdict, _render({"match": match}), target))
+    return rules
 
 
 def _nft_condition(
@@ -664,7 +691,7 @@ def _ipt_rule(args: list[str], table: str, ruleset: Ruleset) -> Rule:
                     Condition("proto", text, frozenset({_PROTO_NUMBERS.get(value, value)}), negate)
                 )
         elif opt in ("--dport", "--destination-port", "--dports", "--destination-ports"):
-            ranges = []
+            ranges: list[tuple[int, int]] = []
             for part in value.split(","):
                 lo, _, hi = part.partition(":")
                 if not lo.isdigit() or (hi and not hi.isdigit()):
