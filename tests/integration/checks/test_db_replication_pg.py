@@ -1,0 +1,254 @@
+"""db_replication against a real PostgreSQL primary and streaming standby on loopback ports.
+
+Every test starts from a healed pair (primary up, replay running, standby caught
+up) and breaks it for real: replay paused, replay held behind a standby query's
+lock, the primary stopped, a standby that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portacare.checks import CheckContext, CheckResult, Status, run_check
+from portacare.checks.db_replication import DbReplicationCheck
+from tests.support import postgres_pair as support
+from tests.support.mariadb_pair import write_credentials
+from tests.support.postgres_pair import (
+    MONITOR_PASSWORD,
+    MONITOR_USER,
+    STANDBY_NAME,
+    PostgresPair,
+    PostgresServer,
+)
+from tests.support.services import wait_for
+
+pytestmark = pytest.mark.integration
+
+# The pair's fixtures, used by name below.
+postgres_pair = support.postgres_pair
+healthy_postgres = support.healthy_postgres
+
+RunCheck = Callable[..., CheckResult]
+
+
+@pytest.fixture
+def run_on(tmp_path: Path) -> RunCheck:
+    """Run the check against one server of the pair as the monitor role over TCP."""
+
+    def run(
+        server: PostgresServer, password: str = MONITOR_PASSWORD, **options: Any
+    ) -> CheckResult:
+        creds = write_credentials(
+            tmp_path,
+            f'[client]\nuser = "{MONITOR_USER}"\npassword = "{password}"\ndbname = "postgres"\n',
+        )
+        raw = {
+            "engine": "postgresql",
+            "host": "127.0.0.1",
+            "port": server.port,
+            "credentials_file": str(creds),
+            **options,
+        }
+        context = CheckContext(state_dir=tmp_path / "state", instance="orders_pg")
+        result = run_check(DbReplicationCheck.from_config(raw, context), timeout=30)
+        assert password not in json.dumps(result.to_wire("orders_pg"))
+        return result
+
+    return run
+
+
+def test_primary_with_its_standby_streaming_is_ok(
+    healthy_postgres: PostgresPair, run_on: RunCheck
+) -> None:
+    result = run_on(healthy_postgres.primary, expected_standbys=[STANDBY_NAME])
+    assert result.status is Status.OK
+    assert result.summary.startswith(f"primary OK: standby '{STANDBY_NAME}' ")
+    assert result.summary.endswith(" behind")
+    assert result.metrics["standbys_streaming"] == 1
+    assert result.details["standbys"][STANDBY_NAME]["state"] == "streaming"
+    assert result.details["standbys"][STANDBY_NAME]["client"] == "127.0.0.1"
+
+
+def test_primary_counts_standbys_by_default(
+    healthy_postgres: PostgresPair, run_on: RunCheck
+) -> None:
+    result = run_on(healthy_postgres.primary)
+    assert result.status is Status.OK
+    assert result.summary.startswith("primary OK: 1 standbys streaming; standby 'standby1' ")
+
+
+@pytest.mark.parametrize(
+    ("options", "summary"),
+    [
+        pytest.param(
+            {"expected_standbys": [STANDBY_NAME, "standby2"]},
+            "standby 'standby2' is not connected",
+            id="named-standby-missing",
+        ),
+        pytest.param(
+            {"expected_replicas": 2}, "1 standbys streaming, expected 2", id="too-few-standbys"
+        ),
+        pytest.param(
+            {"role": "replica"},
+            "not a standby: the server is not in recovery",
+            id="primary-configured-as-standby",
+        ),
+    ],
+)
+def test_primary_problems_are_critical(
+    healthy_postgres: PostgresPair, run_on: RunCheck, options: dict[str, Any], summary: str
+) -> None:
+    result = run_on(healthy_postgres.primary, **options)
+    assert result.status is Status.CRITICAL
+    assert result.summary == summary
+
+
+def test_streaming_standby_is_ok(healthy_postgres: PostgresPair, run_on: RunCheck) -> None:
+    result = run_on(healthy_postgres.standby)
+    assert result.status is Status.OK
+    primary = f"127.0.0.1:{healthy_postgres.primary.port}"
+    assert result.summary == f"replica OK: replaying 0.0 s / 0 B behind primary {primary}"
+    assert result.metrics["wal_receiver_streaming"] == 1
+    assert result.metrics["replay_paused"] == 0
+
+
+def test_standby_configured_as_primary_is_critical(
+    healthy_postgres: PostgresPair, run_on: RunCheck
+) -> None:
+    result = run_on(healthy_postgres.standby, role="primary")
+    assert result.status is Status.CRITICAL
+    assert result.summary == "not a primary: the server is in recovery (a standby)"
+
+
+def test_paused_replay_is_critical(healthy_postgres: PostgresPair, run_on: RunCheck) -> None:
+    healthy_postgres.standby.query("SELECT pg_wal_replay_pause()")
+    wait_for(
+        lambda: (
+            healthy_postgres.standby.query("SELECT pg_get_wal_replay_pause_state() AS s")[0]["s"]
+            == "paused"
+        ),
+        timeout=10,
+        what="replay pausing",
+    )
+    result = run_on(healthy_postgres.standby)
+    assert result.status is Status.CRITICAL
+    assert result.summary.startswith("WAL replay paused (resume with pg_wal_replay_resume())")
+    assert result.metrics["replay_paused"] == 1
+
+
+@pytest.fixture
+def replay_held_by_standby_query(healthy_postgres: PostgresPair) -> Iterator[PostgresPair]:
+    """A standby query holding a table while the primary locks it: replay waits behind it."""
+    pair = healthy_postgres
+    # A transaction replayed first, so the standby knows when it last applied one.
+    pair.primary.query("UPDATE items SET v = v + 1 WHERE id = 2")
+    wait_for(pair.streaming, timeout=30, what="standby replaying the update")
+    with pair.standby.connect() as reader:
+        reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        reader.execute("SELECT count(*) FROM items")
+        with pair.primary.connect() as writer, writer.transaction():
+            writer.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+            writer.execute("UPDATE items SET v = v + 1 WHERE id = 3")
+        wait_for(
+            lambda: min(_lags(pair)) >= 2.0,
+            timeout=30,
+            what="standby falling 2 s behind",
+        )
+        yield pair
+        reader.execute("ROLLBACK")
+
+
+def _lags(pair: PostgresPair) -> tuple[float, float]:
+    """Replay lag in seconds as the primary and as the standby see it."""
+    on_primary = pair.primary.query(
+        "SELECT EXTRACT(EPOCH FROM replay_lag)::float8 AS s FROM pg_stat_replication"
+    )
+    on_standby = pair.standby.query(
+        "SELECT EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 AS s"
+    )
+    primary_s = (on_primary[0]["s"] if on_primary else None) or 0.0
+    return primary_s, on_standby[0]["s"] or 0.0
+
+
+@pytest.mark.parametrize(
+    ("server", "options", "status", "limit"),
+    [
+        pytest.param(
+            "standby",
+            {"lag_warning": 1, "lag_critical": 3600},
+            Status.WARNING,
+            "(warning at 1 s)",
+            id="standby-warning",
+        ),
+        pytest.param(
+            "standby",
+            {"lag_warning": 1, "lag_critical": 2},
+            Status.CRITICAL,
+            "(critical at 2 s)",
+            id="standby-critical",
+        ),
+        pytest.param(
+            "primary",
+            {"lag_warning": 1, "lag_critical": 3600},
+            Status.WARNING,
+            "(warning at 1 s)",
+            id="primary-warning",
+        ),
+        pytest.param(
+            "primary",
+            {"lag_bytes_critical": 1},
+            Status.CRITICAL,
+            "(critical at 1 B)",
+            id="primary-bytes-critical",
+        ),
+    ],
+)
+def test_lagging_standby(
+    replay_held_by_standby_query: PostgresPair,
+    run_on: RunCheck,
+    server: str,
+    options: dict[str, Any],
+    status: Status,
+    limit: str,
+) -> None:
+    result = run_on(getattr(replay_held_by_standby_query, server), **options)
+    assert result.status is status
+    subject = "replaying " if server == "standby" else f"standby '{STANDBY_NAME}' "
+    assert result.summary.startswith(subject)
+    assert limit in result.summary
+
+
+def test_stopped_primary(healthy_postgres: PostgresPair, run_on: RunCheck) -> None:
+    pair = healthy_postgres
+    pair.primary.stop()
+    wait_for(
+        lambda: (
+            not pair.standby.query("SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'")
+        ),
+        timeout=30,
+        what="standby noticing its primary is gone",
+    )
+    on_standby = run_on(pair.standby)
+    assert on_standby.status is Status.CRITICAL
+    assert on_standby.summary.startswith(
+        ("no WAL receiver running: not streaming from the primary", "WAL receiver ")
+    )
+    assert on_standby.metrics["wal_receiver_streaming"] == 0
+
+    on_primary = run_on(pair.primary)
+    assert on_primary.status is Status.UNKNOWN
+    assert on_primary.summary.startswith(f"cannot connect to 127.0.0.1:{pair.primary.port}: ")
+
+
+def test_wrong_password_is_unknown(healthy_postgres: PostgresPair, run_on: RunCheck) -> None:
+    result = run_on(healthy_postgres.standby, password=MONITOR_PASSWORD + "x")
+    assert result.status is Status.UNKNOWN
+    assert result.summary.startswith(f"cannot connect to 127.0.0.1:{healthy_postgres.standby.port}")
+    # The runner's scrub() stars whatever follows the word "password", so libpq's
+    # "password authentication failed" reads "password ******** failed" here.
+    assert result.summary.endswith('failed for user "monitor"')
