@@ -68,7 +68,12 @@ _UNITS = {"s": 1 / 3600, "m": 1 / 60, "h": 1.0, "d": 24.0, "w": 168.0}
 
 
 def parse_hours(value: Any) -> Any:
-    """A duration in hours: a number is hours, a string takes a unit (90m, 36h, 8d, 2w)."""
+    """A duration in hours: a number is hours, a string takes a unit (90m, 36h, 8d, 2w).
+
+    ``"off"`` is None: TOML has no null, so that is how a limit is switched off.
+    """
+    if isinstance(value, str) and value.strip().lower() == "off":
+        return None
     if isinstance(value, str):
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", value)
         if not match:
@@ -77,7 +82,7 @@ def parse_hours(value: Any) -> Any:
     return value
 
 
-Hours = Annotated[float, BeforeValidator(parse_hours), Field(gt=0)]
+Hours = Annotated[Annotated[float, Field(gt=0)] | None, BeforeValidator(parse_hours)]
 
 
 class LogRotationOptions(CheckOptions):
@@ -93,8 +98,8 @@ class LogRotationOptions(CheckOptions):
     critical_size: ByteSize = Field(
         ByteSize(2_000_000_000), description="a live log larger than this is critical ('2GB')"
     )
-    max_age: Hours | None = Field(
-        192.0, description="newest rotation older than this warns (hours or '8d'; none: off)"
+    max_age: Hours = Field(
+        192.0, description="newest rotation older than this warns (hours, '8d' or 'off')"
     )
     check_compression: bool = Field(
         True, description="warn about rotations left uncompressed past the newest"
@@ -102,8 +107,8 @@ class LogRotationOptions(CheckOptions):
     state_file: Path | None = Field(
         None, description="logrotate's state file (default: Debian's or Red Hat's, which exists)"
     )
-    state_max_age: Hours | None = Field(
-        36.0, description="logrotate not run for longer is critical (hours or '36h'; none: off)"
+    state_max_age: Hours = Field(
+        36.0, description="logrotate not run for longer is critical (hours, '36h' or 'off')"
     )
     compress: bool = Field(
         False, description="gzip rotations left uncompressed (keeps mode, owner and times)"

@@ -125,6 +125,8 @@ def test_parse_state(text: str, expected: dict) -> None:
         pytest.param("8d", 192, id="days"),
         pytest.param("2w", 336, id="weeks"),
         pytest.param("1.5d", 36, id="fraction"),
+        pytest.param("off", None, id="off"),
+        pytest.param(" OFF ", None, id="off-any-case"),
     ],
 )
 def test_parse_hours(value: object, hours: float) -> None:
@@ -199,7 +201,8 @@ def test_judge_log(log: LogFile, state_time: float | None, expected: list) -> No
 
 def test_judge_log_switches() -> None:
     log = logfile(rotations=(rot("syslog.1", 20 * 24), rot("syslog.2", 21 * 24)))
-    options = LogRotationOptions(max_age=None, check_compression=False)
+    options = LogRotationOptions.model_validate({"max_age": "off", "check_compression": False})
+    assert options.max_age is None
     assert judge_log(log, NOW, options) == []
 
 
