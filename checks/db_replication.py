@@ -39,8 +39,11 @@ __all__ = [
     "DbReplicationOptions",
     "Finding",
     "Observation",
+    "Target",
+    "judge_count",
     "judge_lag",
     "load_credentials",
+    "parse_credentials",
     "resolve_role",
     "summarise",
 ]

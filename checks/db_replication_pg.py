@@ -121,13 +121,13 @@ def _lag_finding(
     text = f"{prefix} {seconds} s / {_size(lag_bytes)} behind{behind}"
     limits = []
     if by_time in (Status.WARNING, Status.CRITICAL):
-        limit = options.lag_critical if by_time is Status.CRITICAL else options.lag_warning
-        limits.append(f"{by_time.name.lower()} at {limit:g} s")
+        seconds_limit = options.lag_critical if by_time is Status.CRITICAL else options.lag_warning
+        limits.append(f"{by_time.name.lower()} at {seconds_limit:g} s")
     if by_size in (Status.WARNING, Status.CRITICAL):
-        limit = (
+        bytes_limit = (
             options.lag_bytes_critical if by_size is Status.CRITICAL else options.lag_bytes_warning
         )
-        limits.append(f"{by_size.name.lower()} at {_size(limit)}")
+        limits.append(f"{by_size.name.lower()} at {_size(bytes_limit)}")
     if by_time is Status.UNKNOWN:
         limits.append("lag in time unknown: no transaction replayed yet")
     if limits:
@@ -215,7 +215,7 @@ class _Server:
     def rows(self, sql: str) -> list[dict[str, Any]]:
         try:
             with self.conn.cursor() as cursor:
-                cursor.execute(sql)  # type: ignore[arg-type] - fixed SQL of this module
+                cursor.execute(sql)
                 return list(cursor.fetchall())
         except psycopg.Error as exc:
             first = " ".join(sql.split())[:60]
