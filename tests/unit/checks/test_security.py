@@ -154,7 +154,7 @@ def test_parse_message(message: str, expected: AuthEvent | None) -> None:
             2,
             29,
             "10:00:00",
-            datetime(2029, 3, 1, tzinfo=UTC),
+            datetime(2027, 3, 1, tzinfo=UTC),
             UTC,
             None,
             id="feb-29-without-leap-year",
