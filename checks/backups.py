@@ -50,7 +50,7 @@ from .result import CheckResult, Status
 try:  # optional: streams zstd in-process; without it `zstd -t` tests the stream
     import zstandard
 except ImportError:  # pragma: no cover - depends on the host
-    zstandard = None
+    zstandard = None  # type: ignore[assignment]
 
 __all__ = ["BackupSet", "BackupsCheck", "BackupsOptions"]
 
@@ -200,7 +200,10 @@ def judge_set(name: str, obs: Observation, limits: BackupSet, now: float) -> Set
             )  # fmt: skip
     if obs.count < limits.min_count:
         problems.append(
-            (Status.WARNING, f"{name}: only {obs.count} backups kept (min {limits.min_count})")
+            (
+                Status.WARNING,
+                f"{name}: only {plural(obs.count, 'backup')} kept (min {limits.min_count})",
+            )
         )
     problems.sort(key=lambda p: -p[0].severity)
     status = Status.worst(p[0] for p in problems)
@@ -214,13 +217,13 @@ def summarise(verdicts: list[SetVerdict]) -> CheckResult:
     if failing:
         summary = "; ".join(worst.problems)
         if len(failing) > 1:
-            summary += f"; {len(failing)} of {len(verdicts)} backup sets failing"
+            summary += f"; {len(failing)} of {plural(len(verdicts), 'backup set')} failing"
     else:
         oldest = max(verdicts, key=lambda v: v.age_hours or 0.0)
         newest = oldest.observation.newest
         assert newest is not None
         summary = (
-            f"{len(verdicts)} backup sets OK; oldest newest backup: {oldest.name} "
+            f"{plural(len(verdicts), 'backup set')} OK; oldest newest backup: {oldest.name} "
             f"{newest.path.name} {oldest.age_hours or 0.0:.0f}h old, {format_bytes(newest.size)}"
         )
     metrics: dict[str, float] = {}
@@ -248,6 +251,11 @@ def summarise(verdicts: list[SetVerdict]) -> CheckResult:
                 entry["integrity_detail"] = obs.integrity.detail
         sets[verdict.name] = entry
     return CheckResult(worst.status, summary, metrics, {"sets": sets})
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 log``, ``2 logs``: counts in summaries read as English."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 # --- finding backups -------------------------------------------------------------------

@@ -20,7 +20,7 @@ space available in the check's state (a bounded window, ``forecast_window``
 hours), fits a line through the samples since the last clean-up, and warns
 when the line reaches zero within ``forecast_warning`` hours (critical within
 ``forecast_critical``): "/var full in ~3h at 2.1 GB/h". Flat or shrinking use,
-or too little history, gives no forecast.
+too little history, or no state folder in the context gives no forecast.
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def measure(mount: Mount) -> MountUsage:
 
 def judge(usage: MountUsage, options: DiskOptions) -> MountVerdict:
     """The status of one mount against its thresholds, with the reason in words."""
-    override = options.mounts.get(usage.mount.mountpoint, MountThresholds())
+    override = options.mounts.get(usage.mount.mountpoint) or MountThresholds.model_validate({})
     # fmt: off
     limits = [
         ("", usage.used_pct, override.warning, options.warning,
@@ -274,7 +274,9 @@ class DiskCheck(Check[DiskOptions]):
             if unreadable:
                 reason = f"no filesystem could be read ({', '.join(sorted(unreadable))})"
             return CheckResult(Status.UNKNOWN, reason, details={"unreadable": unreadable})
-        if self.options.forecast:
+        # History lives in the agent's state folder; a run without one (an ad-hoc run, a
+        # test) would share a temporary folder with unrelated runs, so it does not forecast.
+        if self.options.forecast and self.context.state_dir is not None:
             verdicts = self._with_forecasts(verdicts, keep=set(unreadable))
         return summarise(verdicts, unreadable)
 

@@ -224,9 +224,9 @@ def parse_state(text: str) -> dict[str, datetime]:
         match = _STATE_LINE.match(line.strip())
         if not match:
             continue
-        parts = [int(match.group(k) or 0) for k in ("y", "mo", "d", "h", "mi", "s")]
+        y, mo, d, h, mi, sec = (int(match.group(k) or 0) for k in ("y", "mo", "d", "h", "mi", "s"))
         try:
-            entries[match.group("path")] = datetime(*parts).astimezone(UTC)
+            entries[match.group("path")] = datetime(y, mo, d, h, mi, sec).astimezone(UTC)
         except ValueError:
             continue
     return entries
@@ -275,7 +275,7 @@ def judge_log(
         if left:
             findings.append(Finding(
                 Status.WARNING,
-                f"{name}: {len(left)} rotated files left uncompressed "
+                f"{name}: {plural(len(left), 'rotated file')} left uncompressed "
                 f"({', '.join(r.path.name for r in left)})", name,
             ))  # fmt: skip
     return findings
@@ -316,16 +316,16 @@ def summarise(
     if problems:
         summary = problems[0].text
         if len(problems) > 1:
-            summary += f"; {len(problems) - 1} more problems"
+            summary += f"; {plural(len(problems) - 1, 'more problem')}"
     else:
-        summary = f"{len(logs)} logs rotated properly"
+        summary = f"{plural(len(logs), 'log')} rotated properly"
         if state_note:
             summary += f"; {state_note}"
     if remediation.compressed:
         names = ", ".join(Path(p).name for p in remediation.compressed)
-        summary += f"; compressed {len(remediation.compressed)} rotated files ({names})"
+        summary += f"; compressed {plural(len(remediation.compressed), 'rotated file')} ({names})"
     if remediation.failed:
-        summary += f"; could not compress {len(remediation.failed)} rotated files"
+        summary += f"; could not compress {plural(len(remediation.failed), 'rotated file')}"
     details = {
         **details,
         "problems": [f.text for f in problems],
@@ -333,6 +333,11 @@ def summarise(
         "compress_failed": remediation.failed,
     }
     return CheckResult(status, summary, metrics, details)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 log``, ``2 logs``: counts in summaries read as English."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 # --- remediation -----------------------------------------------------------------------

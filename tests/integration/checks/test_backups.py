@@ -119,7 +119,7 @@ def test_whole_archive_is_ok(tools: None, tmp_path: Path, name: str, flag: str |
     set_age(make_tar(store / name, make_tree(tmp_path, 256), flag), 2)
     result = run_one(tmp_path, store)
     assert result.status is Status.OK, result.summary
-    assert result.summary.startswith(f"1 backup sets OK; oldest newest backup: files {name} 2h")
+    assert result.summary.startswith(f"1 backup set OK; oldest newest backup: files {name} 2h")
     entry = result.details["sets"]["files"]
     assert entry["integrity"] == "ok"
     assert entry["integrity_detail"] == "3 members"  # the folder and its two files

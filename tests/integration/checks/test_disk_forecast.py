@@ -172,6 +172,20 @@ def test_forecast_off_leaves_only_thresholds(small_fs: Path, clock: Clock, tmp_p
     assert not (tmp_path / "checks" / "disk.json").exists()
 
 
+def test_no_forecast_without_a_state_folder(small_fs: Path, clock: Clock) -> None:
+    # an ad-hoc run has no state_dir: it must not mix its history into a shared temp folder
+    context = CheckContext(hostname="test", now=clock, instance="disk-adhoc")
+    raw = {"include_fstypes": ["tmpfs"], "include_mounts": [str(small_fs)]}
+    check = DiskCheck.from_config(raw, context)
+    for step in range(6):
+        if step:
+            clock.advance(10)
+            grow(small_fs, f"step-{step}", 1024)
+        result = run_check(check)
+    assert result.status is Status.OK
+    assert f"{small_fs} hours_to_full" not in result.metrics
+
+
 def test_no_matching_filesystem_is_unknown(clock: Clock, tmp_path: Path) -> None:
     check = make_check(tmp_path / "not-a-mount", clock, tmp_path)
     result = run_check(check)

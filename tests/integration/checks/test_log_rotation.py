@@ -39,7 +39,7 @@ def test_compress_with_delaycompress_is_ok(logrotate_sandbox: LogrotateSandbox) 
     assert names(box.logs) == ["app.log", "app.log.1", "app.log.2.gz", "app.log.3.gz"]
     result = check(box)
     assert result.status is Status.OK, result.summary
-    assert result.summary == "1 logs rotated properly; logrotate ran <1min ago"
+    assert result.summary == "1 log rotated properly; logrotate ran <1min ago"
     entry = result.details["logs"][str(box.logs / "app.log")]
     assert entry["rotations"] == 3
     assert entry["newest_rotation"] == str(box.logs / "app.log.1")
@@ -85,7 +85,7 @@ def test_compress_remediation_gzips_and_keeps_metadata(
 
     assert result.status is Status.OK, result.summary
     assert result.summary == (
-        "1 logs rotated properly; logrotate ran <1min ago; "
+        "1 log rotated properly; logrotate ran <1min ago; "
         "compressed 2 rotated files (auth.log.2, auth.log.3)"
     )
     assert result.details["compressed"] == {
@@ -114,8 +114,8 @@ def test_compress_remediation_never_overwrites(logrotate_sandbox: LogrotateSandb
     # app.log.2 was compressed; app.log.3 stayed and is still reported
     assert result.status is Status.WARNING
     assert result.summary == (
-        f"{box.logs / 'app.log'}: 1 rotated files left uncompressed (app.log.3); "
-        "compressed 1 rotated files (app.log.2); could not compress 1 rotated files"
+        f"{box.logs / 'app.log'}: 1 rotated file left uncompressed (app.log.3); "
+        "compressed 1 rotated file (app.log.2); could not compress 1 rotated file"
     )
     assert result.details["compress_failed"] == {
         str(box.logs / "app.log.3"): "app.log.3.gz already exists"
@@ -137,7 +137,7 @@ def test_dateext_rotations_are_recognised(logrotate_sandbox: LogrotateSandbox) -
     entry = result.details["logs"][str(box.logs / "web.log")]
     assert entry["rotations"] == 2
     oldest = min((p for p in box.logs.iterdir() if p.name != "web.log"), key=lambda p: p.name)
-    assert result.summary.endswith(f"1 rotated files left uncompressed ({oldest.name})")
+    assert result.summary.endswith(f"1 rotated file left uncompressed ({oldest.name})")
 
 
 def test_stale_state_file_is_critical(logrotate_sandbox: LogrotateSandbox) -> None:
@@ -222,5 +222,5 @@ def test_several_problems_worst_first(logrotate_sandbox: LogrotateSandbox) -> No
     result = check(box)
     assert result.status is Status.CRITICAL
     assert result.summary.startswith("logrotate has not run for 40h")
-    assert result.summary.endswith("; 1 more problems")
+    assert result.summary.endswith("; 1 more problem")
     assert len(result.details["problems"]) == 2

@@ -189,7 +189,7 @@ def obs(newest: BackupFile | None = None, **kw: object) -> Observation:
                 "db: b.tgz is 50h old (max 26h)",
                 "db: b.tgz is damaged (truncated: y)",
                 "db: b.tgz is 90% smaller than the previous backup (1.0 MB vs 10.0 MB)",
-                "db: only 1 backups kept (min 3)",
+                "db: only 1 backup kept (min 3)",
             ),
             id="everything-wrong-worst-first",
         ),

@@ -237,15 +237,14 @@ def test_judge_state(age_h: float, limit: float | None, status: Status, text: st
 def test_summary_worst_first_with_remediation() -> None:
     findings = [
         Finding(Status.OK, "logrotate ran 3h ago"),
-        Finding(Status.WARNING, "/var/log/a: 1 rotated files left uncompressed (a.2)", "/a"),
+        Finding(Status.WARNING, "/var/log/a: 1 rotated file left uncompressed (a.2)", "/a"),
         Finding(Status.CRITICAL, "/var/log/b is 3.0 GB (critical at 2.0 GB)", "/b"),
     ]
     remediation = Remediation(compressed={"/var/log/c.2": "/var/log/c.2.gz"})
     result = summarise([logfile()], findings, "", remediation, {}, {})
     assert result.status is Status.CRITICAL
     assert result.summary == (
-        "/var/log/b is 3.0 GB (critical at 2.0 GB); 1 more problems; "
-        "compressed 1 rotated files (c.2)"
+        "/var/log/b is 3.0 GB (critical at 2.0 GB); 1 more problem; compressed 1 rotated file (c.2)"
     )
     assert result.details["problems"][1].startswith("/var/log/a")
 
