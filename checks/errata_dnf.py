@@ -32,6 +32,7 @@ __all__ = [
     "SEVERITIES",
     "ignored_repositories",
     "nevra_name",
+    "parse_needs_restarting",
     "parse_advisory_dates",
     "parse_check_update",
     "parse_security_list",
@@ -124,6 +125,30 @@ def parse_check_update(output: str) -> list[DnfUpdate]:
         if m := _UPDATE_LINE.match(line):
             updates.append(DnfUpdate(m["name"], m["arch"], m["version"], m["repo"]))
     return updates
+
+
+def parse_needs_restarting(
+    returncode: int, stdout: str, stderr: str
+) -> tuple[bool, list[str], str | None]:
+    """``(reboot required, core packages updated since boot, note)`` from
+    ``dnf needs-restarting -r``.
+
+    Exit 1 alone is not enough: dnf also exits 1 when the plugin is missing
+    ("No such command"), which must read as "could not ask", not "reboot".
+    """
+    if returncode == 0:
+        return False, [], None
+    if returncode == 1 and "Reboot is required" in stdout:
+        packages = [
+            line.strip()[2:].strip()
+            for line in stdout.splitlines()
+            if line.strip().startswith("* ")
+        ]
+        return True, packages, None
+    lines = [line.strip() for line in (stderr or stdout).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("No such command", "Error"))]
+    reason = (errors or lines or ["no output"])[0]
+    return False, [], f"dnf needs-restarting -r exited {returncode}: {reason}"
 
 
 def ignored_repositories(stderr: str) -> list[str]:

@@ -16,7 +16,7 @@ that lists the update and the first run of this check that saw it (kept in the
 check's state). See docs/checks/os_errata.md for the limits of that estimate.
 
 A reboot is required when ``/var/run/reboot-required`` exists (Debian, Ubuntu),
-``needs-restarting -r`` exits 1 (RHEL), or the newest kernel installed in
+``dnf needs-restarting -r`` says so (RHEL), or the newest kernel installed in
 ``/boot`` or ``/lib/modules`` is newer than the running one.
 """
 
@@ -101,9 +101,8 @@ class OsErrataOptions(CheckOptions):
         default_factory=list, description="extra arguments for every dnf call"
     )
     installroot: Path | None = Field(None, description="dnf --installroot")
-    needs_restarting: list[str] = Field(
-        default_factory=lambda: ["needs-restarting", "-r"],
-        description="command exiting 1 when a reboot is needed (dnf hosts; skipped if missing)",
+    needs_restarting: bool = Field(
+        True, description="on dnf hosts, ask `dnf needs-restarting -r` (dnf-plugins-core)"
     )
     # reboot
     reboot_required_file: Path = Field(
@@ -312,11 +311,13 @@ class OsErrataCheck(Check[OsErrataOptions]):
         )
         return Survey("apt", updates, removals=tuple(removals))
 
-    def _dnf_prefix(self) -> list[str]:
+    def _dnf_prefix(self, refresh: bool | None = None) -> list[str]:
+        """dnf and its options; ``refresh=False`` leaves metadata alone without demanding it."""
         prefix = [self.options.dnf, "-y"]
         if self.options.installroot is not None:
             prefix.append(f"--installroot={self.options.installroot}")
-        prefix.append("--refresh" if self.options.refresh else "--cacheonly")
+        if refresh is None:
+            prefix.append("--refresh" if self.options.refresh else "--cacheonly")
         return [*prefix, *self.options.dnf_options]
 
     def _survey_dnf(self) -> Survey:
@@ -376,17 +377,20 @@ class OsErrataCheck(Check[OsErrataOptions]):
             if pkgs.exists():
                 packages = sorted({p.strip() for p in pkgs.read_text().splitlines() if p.strip()})
         if manager == "dnf" and self.options.needs_restarting:
+            argv = [*self._dnf_prefix(refresh=False), "needs-restarting", "-r"]
             try:
-                out = run_command(
-                    self.options.needs_restarting, timeout=self.options.command_timeout
-                )
+                out = run_command(argv, timeout=self.options.command_timeout)
             except CheckFailed as exc:
                 notes.append(str(exc))
             else:
-                if out.returncode == 1:
-                    reasons.append(f"{self.options.needs_restarting[0]} -r says so")
-                elif out.returncode != 0:
-                    notes.append(f"{self.options.needs_restarting[0]} exited {out.returncode}")
+                required, core, note = errata_dnf.parse_needs_restarting(
+                    out.returncode, out.stdout, out.stderr
+                )
+                if required:
+                    reasons.append(f"dnf needs-restarting: updated since boot: {', '.join(core)}")
+                    packages = sorted({*packages, *core})
+                if note:
+                    notes.append(note)
         running = self.options.running_kernel or platform.release()
         kernels = installed_kernels(self.options.boot_dir, self.options.modules_dir)
         if reason := kernel_reboot_reason(running, kernels):

@@ -29,8 +29,15 @@ from tests.support.services import require_tool
 
 __all__ = ["Advisory", "RpmWorld", "rpm_packages", "rpm_world"]
 
-#: name -> versions built once per session (release 1, noarch, no files).
-PACKAGES = {"pcm-demo": ["1.0", "1.1"], "pcm-tools": ["2.0", "2.1"], "pcm-lib": ["3.0", "3.1"]}
+#: name -> versions built once per session (release 1, noarch, no files). The "glibc" is a
+#: stand-in with no files: installed in a private installroot after boot it makes
+#: ``dnf needs-restarting -r`` report a reboot, as a real glibc update does.
+PACKAGES = {
+    "pcm-demo": ["1.0", "1.1"],
+    "pcm-tools": ["2.0", "2.1"],
+    "pcm-lib": ["3.0", "3.1"],
+    "glibc": ["9.9"],
+}
 
 _SPEC = """\
 Name: %{pkgname}
@@ -67,8 +74,14 @@ class RpmWorld:
 
     @property
     def dnf_options(self) -> list[str]:
-        """dnf arguments naming this world's repositories (the check adds --installroot)."""
-        options = [f"--setopt=reposdir={self.reposdir}", "--releasever=1"]
+        """dnf arguments naming this world's repositories (the check adds --installroot).
+
+        Debian's dnf-plugins-core enables its ``local`` plugin, whose ``_dnf_local``
+        repository is unreadable inside the installroot (the check rightly reports
+        that as a blind spot), so it is disabled here; the other plugins stay as the
+        host configures them (an empty plugin configuration breaks versionlock).
+        """
+        options = [f"--setopt=reposdir={self.reposdir}", "--disableplugin=local", "--releasever=1"]
         for name, path in self.repos.items():
             options += [f"--repofrompath={name},file://{path}", f"--setopt={name}.gpgcheck=0"]
         return options
@@ -136,7 +149,7 @@ def rpm_world(
         nonlocal count
         count += 1
         base = tmp_path / f"world{count}"
-        world = RpmWorld(root=base / "root", reposdir=base / "yum.repos.d")
+        world = RpmWorld(base / "root", base / "yum.repos.d")
         world.root.mkdir(parents=True)
         world.reposdir.mkdir()
         _run([rpm, "--root", str(world.root), "--initdb"])

@@ -372,8 +372,25 @@ def test_dnf_moderate_recent_advisory_warns(
         "pcm-lib", "Moderate", ["PCM-SA-2"],
     )  # fmt: skip
     assert result.metrics["security_moderate"] == 1
-    # needs-restarting (dnf-plugins-core) is not installed here: said, not fatal
-    assert "command not found: needs-restarting" in result.details["reboot"]["not_asked"]
+    assert result.details["reboot"] == {
+        "required": False, "reasons": [], "packages": [], "not_asked": [],
+    }  # fmt: skip
+
+
+def test_dnf_core_package_updated_since_boot_needs_reboot(
+    rpm_world: Callable[..., RpmWorld], tmp_path: Path
+) -> None:
+    world = rpm_world(installed={"glibc": "9.9"}, repos={"base": [("pcm-demo", "1.1")]})
+    result = dnf_check(world, tmp_path)
+    assert result.status is Status.WARNING
+    assert result.summary == (
+        "no security updates pending; 0 updates pending in all; "
+        "reboot required (dnf needs-restarting: updated since boot: glibc)"
+    )
+    assert result.details["reboot"]["packages"] == ["glibc"]
+    assert result.metrics["reboot_required"] == 1
+    ignored = dnf_check(world, tmp_path, needs_restarting=False)
+    assert ignored.status is Status.OK
 
 
 def test_dnf_important_advisory_is_critical(

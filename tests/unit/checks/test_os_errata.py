@@ -237,6 +237,27 @@ def test_nevra_name(nevra: str, name: str) -> None:
     assert errata_dnf.nevra_name(nevra) == name
 
 
+NEEDS_RESTARTING_CASES = [
+    pytest.param(0, "No core libraries or services have been updated since boot-up.\n"
+                    "Reboot should not be necessary.\n", "", (False, [], None), id="no-reboot"),
+    pytest.param(1, "Core libraries or services have been updated since boot-up:\n"
+                    "  * glibc\n  * kernel\n\nReboot is required to fully utilize these "
+                    "updates.\n", "", (True, ["glibc", "kernel"], None), id="reboot"),
+    pytest.param(1, "", "Unable to detect release version (use '--releasever' to specify)\n"
+                        "No such command: needs-restarting. Please use /usr/bin/dnf --help\n",
+                 (False, [], "dnf needs-restarting -r exited 1: No such command: "
+                             "needs-restarting. Please use /usr/bin/dnf --help"),
+                 id="plugin-missing-is-not-a-reboot"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("code", "stdout", "stderr", "expected"), NEEDS_RESTARTING_CASES)
+def test_parse_needs_restarting(
+    code: int, stdout: str, stderr: str, expected: tuple[bool, list[str], str | None]
+) -> None:
+    assert errata_dnf.parse_needs_restarting(code, stdout, stderr) == expected
+
+
 def test_ignored_repositories() -> None:
     stderr = "Error: Cache-only enabled but no cache for 'sec'\nIgnoring repositories: sec, base\n"
     assert errata_dnf.ignored_repositories(stderr) == ["base", "sec"]
