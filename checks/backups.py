@@ -31,6 +31,7 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 import re
 import tarfile
 import zlib
@@ -270,10 +271,14 @@ def find_in_directory(limits: BackupSet, now: float) -> Observation:
     """The set's backups in its folder, newest last; files still being written left out."""
     directory = limits.directory
     assert directory is not None
-    if not directory.is_dir():
-        return Observation(missing=f"backup folder {directory} does not exist")
     try:
-        found = [_stat(p) for p in directory.glob(limits.pattern) if p.is_file()]
+        os.listdir(directory)  # glob() hides an unreadable folder as an empty one
+        # symlinks ("latest.tar.gz" -> the newest) would count one backup twice
+        found = [
+            _stat(p) for p in directory.glob(limits.pattern) if p.is_file() and not p.is_symlink()
+        ]
+    except FileNotFoundError:
+        return Observation(missing=f"backup folder {directory} does not exist")
     except OSError as exc:
         return Observation(error=f"cannot list {directory}: {exc.strerror or exc}")
     settled = now - limits.settle_minutes * 60
@@ -545,8 +550,12 @@ def _with_integrity(
     newest = obs.newest
     assert newest is not None
     cached = remembered.get("verified")
-    if isinstance(cached, dict) and cached.get("file") == _identity(newest):
-        integrity = Integrity(cached["state"], cached["kind"], cached.get("detail", ""))
+    if (
+        isinstance(cached, dict)
+        and cached.get("file") == _identity(newest)
+        and cached.get("state") in ("ok", "damaged", "unchecked")
+    ):
+        integrity = Integrity(cached["state"], str(cached.get("kind")), str(cached.get("detail")))
     else:
         integrity = verifier(newest.path)
     return Observation(obs.newest, obs.previous, obs.count, integrity, obs.missing, obs.error)

@@ -297,6 +297,24 @@ def test_empty_folder_and_missing_folder_are_critical(tmp_path: Path) -> None:
     assert result.summary == f"files: backup folder {tmp_path / 'unmounted'} does not exist"
 
 
+def test_symlink_to_the_newest_is_not_a_second_backup(tools: None, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    newest = daily_archives(tmp_path, store, [64, 64])[-1]
+    (store / "latest.tar.gz").symlink_to(newest)
+    result = run_one(tmp_path, store, "*.tar.gz", min_count=3)
+    assert result.status is Status.WARNING
+    assert result.summary == "files: only 2 backups kept (min 3)"
+    assert result.details["sets"]["files"]["newest"] == str(newest)
+
+
+def test_a_file_in_place_of_the_folder_is_unknown(tmp_path: Path) -> None:
+    (tmp_path / "store").write_text("not a folder")
+    result = run_one(tmp_path, tmp_path / "store")
+    assert result.status is Status.UNKNOWN
+    assert result.summary == f"files: cannot list {tmp_path / 'store'}: Not a directory"
+
+
 def test_file_still_being_written_is_not_judged(tools: None, tmp_path: Path) -> None:
     store = tmp_path / "store"
     store.mkdir()
