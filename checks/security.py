@@ -464,5 +464,6 @@ def summarise(
     parts = [f"{failures} failed SSH logins in {window:g} min (at most {worst} per source)"]
     parts.append("no UID 0 account besides root")
     if "listeners" in metrics:
-        parts.append(f"{int(metrics['listeners'])} listeners all allowed")
+        count = int(metrics["listeners"])
+        parts.append(f"{count} listener{'' if count == 1 else 's'} allowed")
     return CheckResult(Status.OK, "no signs of intrusion: " + ", ".join(parts), metrics, details)

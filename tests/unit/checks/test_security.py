@@ -457,7 +457,7 @@ def test_options_refuse_bad_config(raw: dict[str, object], message: str) -> None
             [],
             Status.OK,
             "no signs of intrusion: 3 failed SSH logins in 10 min (at most 2 per source), "
-            "no UID 0 account besides root, 4 listeners all allowed",
+            "no UID 0 account besides root, 4 listeners allowed",
             id="ok",
         ),
         pytest.param(
