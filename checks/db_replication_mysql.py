@@ -296,7 +296,7 @@ def read_replicas(server: _Server, engine: str) -> tuple[int, dict[str, Any]]:
         raise CheckFailed(f"cannot list replicas: {dumps}; {hosts}")
     dump_rows = dumps if isinstance(dumps, list) else []
     host_rows = hosts if isinstance(hosts, list) else []
-    details = {
+    details: dict[str, Any] = {
         "binlog_dump_threads": [
             {"host": r["HOST"], "user": r["USER"], "state": r["STATE"]} for r in dump_rows
         ],
@@ -305,6 +305,9 @@ def read_replicas(server: _Server, engine: str) -> tuple[int, dict[str, Any]]:
             for r in host_rows
         ],
     }
+    for key, refused in (("binlog_dump_threads", dumps), ("registered_replicas", hosts)):
+        if isinstance(refused, str):
+            details[key] = f"not available: {refused}"
     return max(len(dump_rows), len(host_rows)), details
 
 

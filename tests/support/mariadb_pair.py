@@ -236,16 +236,9 @@ def mariadb_pair() -> Iterator[MariaDBPair]:
             ("GRANT REPLICATION SLAVE ON *.* TO %s@'127.0.0.1'", (REPL_USER,)),
             ("CREATE USER %s@'127.0.0.1' IDENTIFIED BY %s", (MONITOR_USER, MONITOR_PASSWORD)),
             ("CREATE USER %s@'localhost' IDENTIFIED BY %s", (MONITOR_USER, MONITOR_PASSWORD)),
-            (
-                "GRANT PROCESS, SLAVE MONITOR, REPLICATION MASTER ADMIN, REPLICATION SLAVE ADMIN,"
-                " BINLOG MONITOR ON *.* TO %s@'127.0.0.1'",
-                (MONITOR_USER,),
-            ),
-            (
-                "GRANT PROCESS, SLAVE MONITOR, REPLICATION MASTER ADMIN, REPLICATION SLAVE ADMIN,"
-                " BINLOG MONITOR ON *.* TO %s@'localhost'",
-                (MONITOR_USER,),
-            ),
+            # Exactly what docs/checks/db_replication.md says monitoring needs.
+            ("GRANT PROCESS, SLAVE MONITOR ON *.* TO %s@'127.0.0.1'", (MONITOR_USER,)),
+            ("GRANT PROCESS, SLAVE MONITOR ON *.* TO %s@'localhost'", (MONITOR_USER,)),
             ("CREATE USER %s@'127.0.0.1' IDENTIFIED BY %s", (RECOVER_USER, RECOVER_PASSWORD)),
             (
                 "GRANT SUPER, PROCESS, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.*"

@@ -122,6 +122,8 @@ def test_primary_counts_streaming_replicas(healthy_mariadb: MariaDBPair, run_on:
     assert result.summary == "primary OK: 1 replicas streaming"
     assert result.metrics["replicas_streaming"] == 1
     assert result.details["replicas"]["binlog_dump_threads"][0]["user"] == "repl"
+    # The monitor account has only what the documentation asks for: no replica hosts list.
+    assert result.details["replicas"]["registered_replicas"].startswith("not available: (1227)")
 
 
 def test_primary_with_fewer_replicas_than_expected_is_critical(
