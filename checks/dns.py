@@ -9,7 +9,7 @@ configured), asked directly with dnspython so no cache or /etc/hosts hides a fau
 * reverse: each of the host's addresses (non-loopback, non-link-local; or those
   configured) has a PTR whose name resolves back to that address (forward-confirmed
   reverse DNS). A missing PTR or a name that does not lead back is a WARNING;
-* resolvers: each resolver answers within the timeout and resolves an external
+* resolvers: each resolver answers within query_timeout and resolves an external
   name (so forwarding works). Some failing is a WARNING, all failing CRITICAL; a
   REFUSED or SERVFAIL names the resolver and the name::
 
@@ -99,7 +99,7 @@ class DnsOptions(CheckOptions):
     test_name: str = Field(
         "example.com", min_length=1, description="external name every resolver must resolve"
     )
-    timeout: float = Field(2.0, gt=0, le=30, description="seconds to wait for one answer")
+    query_timeout: float = Field(2.0, gt=0, le=30, description="seconds to wait for one answer")
     check_forward: bool = Field(True, description="check the hostname's A/AAAA records")
     check_reverse: bool = Field(True, description="check the addresses' PTR records")
     check_resolvers: bool = Field(True, description="check each resolver answers test_name")
@@ -396,7 +396,7 @@ class DnsCheck(Check[DnsOptions]):
                 return report.result()
             # ask working resolvers first, as a client that failed over would
             resolvers = [p.resolver for p in sorted(probes, key=lambda p: not p.ok)]
-        resolver = make_resolver(resolvers, opts.timeout)
+        resolver = make_resolver(resolvers, opts.query_timeout)
         if opts.check_forward:
             self._forward(resolver, hostname, local, report)
         if opts.check_reverse:
@@ -423,7 +423,7 @@ class DnsCheck(Check[DnsOptions]):
         return found
 
     def _probe(self, resolvers: list[DnsResolver], report: Report) -> list[ResolverReading]:
-        name, timeout = self.options.test_name, self.options.timeout
+        name, timeout = self.options.test_name, self.options.query_timeout
         with ThreadPoolExecutor(max_workers=min(8, len(resolvers))) as pool:
             probes = list(pool.map(lambda r: probe_resolver(r, name, timeout), resolvers))
         report.findings.append(judge_resolvers(probes, name))

@@ -119,7 +119,9 @@ class NtpOptions(CheckOptions):
         "auto", description="local daemon to ask: chrony, then timesyncd when auto"
     )
     chronyc: str = Field("chronyc", min_length=1, description="chronyc command")
-    chronyc_host: str | None = Field(None, description="chronyd's command address (-h)")
+    chronyc_host: str | None = Field(
+        None, pattern=r"^[^-\s]\S*$", description="chronyd's command address (-h)"
+    )
     chronyc_port: int | None = Field(
         None, ge=1, le=65535, description="chronyd's command port (-p)"
     )
@@ -184,10 +186,11 @@ def parse_ntp_conf(text: str) -> list[NtpServer]:
         host, options = match.group(2), match.group(3).split()
         if host.startswith("127.127."):  # ntpd's reference clock drivers, not servers
             continue
-        port = 123
-        if "port" in options[:-1]:
-            port = int(options[options.index("port") + 1])
-        servers.append(NtpServer(host=host, port=port))
+        port = options[options.index("port") + 1] if "port" in options[:-1] else "123"
+        try:
+            servers.append(NtpServer(host=host, port=int(port)))
+        except ValueError:
+            log.warning("ntp: ignoring unusable line %r", line)
     return servers
 
 

@@ -41,12 +41,12 @@ def run_dns(servers: list[Dnsmasq | str] | None, **options: Any) -> CheckResult:
         "local_addresses": HOST_ADDRESSES,
         "reverse_addresses": HOST_ADDRESSES,
         "test_name": ZONE.external,
-        "timeout": 1,
+        "query_timeout": 1,
         **options,
     }
     if servers is not None:
         raw["resolvers"] = [s if isinstance(s, str) else s.address for s in servers]
-    return run_check(DnsCheck.from_config(raw), timeout=30)
+    return run_check(DnsCheck.from_config(raw))
 
 
 def dead_resolver() -> str:

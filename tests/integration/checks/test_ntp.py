@@ -39,7 +39,7 @@ def run_ntp(chronyd: Chronyd | None = None, **options: Any) -> CheckResult:
         "chronyc_port": chronyd.cmdport if chronyd else free_port(socket.SOCK_DGRAM),
         **options,
     }
-    return run_check(NtpCheck.from_config(raw), timeout=30)
+    return run_check(NtpCheck.from_config(raw))
 
 
 def dead_server() -> str:

@@ -54,7 +54,7 @@ def test_resolver_spec(text, address, port, shown):
         pytest.param({"resolvers": ["10.0.0.1:0"]}, id="port-zero"),
         pytest.param({"resolvers": ["[::1]5353"]}, id="junk-after-bracket"),
         pytest.param({"local_addresses": ["not-an-ip"]}, id="bad-local-address"),
-        pytest.param({"timeout": 0}, id="zero-timeout"),
+        pytest.param({"query_timeout": 0}, id="zero-timeout"),
         pytest.param(
             {"check_forward": False, "check_reverse": False, "check_resolvers": False},
             id="nothing-to-check",
@@ -71,7 +71,7 @@ def test_defaults():
     opts = DnsOptions()
     assert opts.resolv_conf == Path("/etc/resolv.conf")
     assert opts.resolvers is None and opts.hostname is None and opts.local_addresses is None
-    assert (opts.test_name, opts.timeout) == ("example.com", 2.0)
+    assert (opts.test_name, opts.query_timeout, opts.timeout) == ("example.com", 2.0, None)
 
 
 def test_resolv_conf(tmp_path: Path):

@@ -136,6 +136,7 @@ def test_server_spec(text, host, port, shown):
         pytest.param({"daemon": "ntpd"}, id="bad-daemon"),
         pytest.param({"samples": 0}, id="no-samples"),
         pytest.param({"ofset_warning_ms": 5}, id="typo-refused"),
+        pytest.param({"chronyc_host": "-m"}, id="chronyc-host-is-not-an-option"),
     ],
 )
 def test_bad_options_are_refused(raw):
@@ -147,6 +148,7 @@ def test_defaults():
     opts = options()
     assert (opts.offset_warning_ms, opts.offset_critical_ms) == (100, 1000)
     assert opts.servers is None and opts.missing_daemon == "OK" and opts.samples == 3
+    assert opts.timeout is None  # the run's deadline stays the agent's, not a query timeout
 
 
 @pytest.mark.parametrize(
@@ -172,6 +174,11 @@ def test_defaults():
         ),
         pytest.param("driftfile /var/lib/chrony/drift\nmakestep 1 3\n", [], id="no-servers"),
         pytest.param("server a.example port\n", ["a.example"], id="port-without-value"),
+        pytest.param(
+            "server a.example port abc\nserver b.example port 99999\nserver c.example\n",
+            ["c.example"],
+            id="bad-ports-skipped",
+        ),
     ],
 )
 def test_ntp_conf_servers(text, expected):
