@@ -193,7 +193,7 @@ def observe_log(path: Path) -> LogFile:
     pattern = rotation_pattern(path.name)
     rotations = []
     for entry in os.scandir(path.parent):
-        if pattern.fullmatch(entry.name) and entry.is_file():
+        if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
             est = entry.stat()
             rotations.append(Rotation(Path(entry.path), est.st_mtime, est.st_size))
     rotations.sort(key=lambda r: (rotation_rank(path.name, r.path.name), -r.mtime))
@@ -347,32 +347,63 @@ def compress_rotation(path: Path) -> Path:
     """Gzip ``path`` atomically beside itself, keeping mode, owner and times; the .gz path.
 
     The copy is written to ``NAME.gz.tmp`` (readable by its owner alone meanwhile: auth
-    logs stay private), flushed, given the original's metadata and renamed; the original
-    is removed only once ``NAME.gz`` is complete. FileExistsError if ``NAME.gz`` exists.
+    logs stay private), flushed, given the original's metadata and moved to ``NAME.gz``
+    without ever replacing an existing file (a hard link, then the temporary name
+    removed); the original is removed only once ``NAME.gz`` is complete, and only if it is
+    still the file that was compressed: a logrotate run shifting ``.2`` to ``.3`` meanwhile
+    must not cost a log. FileExistsError if ``NAME.gz`` exists; OSError if the original
+    changed.
     """
     target = path.with_name(path.name + ".gz")
     tmp = path.with_name(path.name + ".gz.tmp")
     if target.exists():
         raise FileExistsError(f"{target.name} already exists")
-    st = path.stat()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as raw, path.open("rb") as source:
-            with gzip.GzipFile(path.name, "wb", 6, raw, st.st_mtime) as packed:
-                shutil.copyfileobj(source, packed, 1 << 20)
-            raw.flush()
-            os.fsync(raw.fileno())
-        if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
-            os.chown(tmp, st.st_uid, st.st_gid)
-        os.chmod(tmp, st.st_mode & 0o7777)
-        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
-        os.rename(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with path.open("rb") as source:
+        st = os.fstat(source.fileno())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as raw:
+                with gzip.GzipFile(path.name, "wb", 6, raw, st.st_mtime) as packed:
+                    shutil.copyfileobj(source, packed, 1 << 20)
+                raw.flush()
+                os.fsync(raw.fileno())
+            if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                os.chown(tmp, st.st_uid, st.st_gid)
+            os.chmod(tmp, st.st_mode & 0o7777)
+            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+            _move_no_clobber(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    if not _same_file(path, st):
+        target.unlink()
+        raise OSError(f"{path.name} changed while it was being compressed; left as it was")
     path.unlink()
     _fsync_dir(path.parent)
     return target
+
+
+def _move_no_clobber(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target`` unless ``target`` exists (FileExistsError)."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise FileExistsError(f"{target.name} already exists") from None
+    except OSError:  # a filesystem without hard links: a checked rename is the best left
+        if target.exists():
+            raise FileExistsError(f"{target.name} already exists") from None
+        os.rename(source, target)
+        return
+    source.unlink()
+
+
+def _same_file(path: Path, before: os.stat_result) -> bool:
+    try:
+        now = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    fields = ("st_dev", "st_ino", "st_size", "st_mtime_ns")
+    return all(getattr(now, f) == getattr(before, f) for f in fields)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+import shutil
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +20,7 @@ from portacare.checks.log_rotation import (
     LogRotationOptions,
     Remediation,
     Rotation,
+    compress_rotation,
     find_logs,
     judge_log,
     judge_state,
@@ -283,3 +288,53 @@ def test_option_defaults() -> None:
     assert (OPTIONS.compress, OPTIONS.check_compression, OPTIONS.state_file) == (False, True, None)
     assert STATE_FILES[0] == Path("/var/lib/logrotate/status")
     assert LogRotationOptions(max_age="8d", state_max_age="36h") == OPTIONS
+
+
+def test_compress_rotation_keeps_content_and_times(tmp_path: Path) -> None:
+    original = tmp_path / "app.log.2"
+    original.write_bytes(b"line\n" * 1000)
+    os.utime(original, ns=(1_700_000_000_000_000_000, 1_700_000_100_123_456_789))
+    original.chmod(0o640)
+    target = compress_rotation(original)
+    assert target == tmp_path / "app.log.2.gz"
+    assert not original.exists()
+    st = target.stat()  # before reading it, which moves its access time
+    assert gzip.decompress(target.read_bytes()) == b"line\n" * 1000
+    assert (st.st_atime_ns, st.st_mtime_ns) == (
+        1_700_000_000_000_000_000,
+        1_700_000_100_123_456_789,
+    )
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.log.2.gz"]
+
+
+def test_compress_rotation_never_replaces_a_gz(tmp_path: Path) -> None:
+    original = tmp_path / "app.log.2"
+    original.write_bytes(b"mine\n")
+    (tmp_path / "app.log.2.gz").write_bytes(b"theirs")
+    with pytest.raises(FileExistsError, match="app.log.2.gz already exists"):
+        compress_rotation(original)
+    assert original.read_bytes() == b"mine\n"
+    assert (tmp_path / "app.log.2.gz").read_bytes() == b"theirs"
+
+
+def test_compress_rotation_leaves_a_log_shifted_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # logrotate runs while the check compresses: .2 becomes .3 and .1 becomes .2
+    second, first = tmp_path / "app.log.2", tmp_path / "app.log.1"
+    second.write_bytes(b"older\n")
+    first.write_bytes(b"newer\n")
+    copy = shutil.copyfileobj
+
+    def copy_during_rotation(source: object, target: object, length: int = 0) -> None:
+        copy(source, target, length)  # type: ignore[arg-type]
+        second.rename(tmp_path / "app.log.3")
+        first.rename(second)
+
+    monkeypatch.setattr("portacare.checks.log_rotation.shutil.copyfileobj", copy_during_rotation)
+    with pytest.raises(OSError, match="changed while it was being compressed"):
+        compress_rotation(second)
+    assert second.read_bytes() == b"newer\n"  # the shifted log survives
+    assert (tmp_path / "app.log.3").read_bytes() == b"older\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.log.2", "app.log.3"]
