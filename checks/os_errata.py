@@ -51,6 +51,7 @@ __all__ = [
 
 Severity = Literal["Critical", "Important", "Moderate", "Low", "Unknown"]
 _DAY_S = 86400.0
+_CRITICAL_BY_DEFAULT: tuple[Severity, ...] = ("Critical", "Important")
 
 
 class OsErrataOptions(CheckOptions):
@@ -72,7 +73,7 @@ class OsErrataOptions(CheckOptions):
         14, gt=0, description="a security update pending longer than this many days is CRITICAL"
     )
     critical_severities: list[Severity] = Field(
-        default_factory=lambda: ["Critical", "Important"],
+        default_factory=lambda: list(_CRITICAL_BY_DEFAULT),
         description="advisory severities (dnf) that make a pending security update CRITICAL",
     )
     updates_warning: int | None = Field(
@@ -231,7 +232,7 @@ def compare_versions(left: str, right: str) -> int:
 
 def installed_kernels(boot_dir: Path, modules_dir: Path) -> list[str]:
     """Kernel releases installed: ``/boot/vmlinuz-*`` and the folders of ``/lib/modules``."""
-    found = set()
+    found: set[str] = set()
     if boot_dir.is_dir():
         found.update(p.name.removeprefix("vmlinuz-") for p in boot_dir.glob("vmlinuz-*"))
     if modules_dir.is_dir():

@@ -184,25 +184,44 @@ def apt_check(apt_repos: AptRepos, tmp_path: Path) -> Callable[..., CheckResult]
 # -- apt on this machine, as it is --------------------------------------------------------
 
 
-def test_machine_apt_every_pending_update_is_parsed(tmp_path: Path) -> None:
-    apt_get = require_tool("apt-get", "apt")
-    simulated = subprocess.run(
+def _machine_simulation(apt_get: str) -> list[str]:
+    """The Inst lines of this machine's own apt-get -s dist-upgrade."""
+    done = subprocess.run(
         [apt_get, "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"],
-        capture_output=True, text=True, check=True, env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
-    ).stdout  # fmt: skip
-    inst = [line for line in simulated.splitlines() if line.startswith("Inst ")]
-    upgrades = [line for line in inst if " [" in line.split("(")[0]]
-    security = [line for line in upgrades if "-security" in line.split("(", 1)[1]]
+        capture_output=True, text=True, check=False, env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    return [line for line in done.stdout.splitlines() if line.startswith("Inst ")]
+
+
+def test_machine_apt_every_pending_update_is_parsed(tmp_path: Path) -> None:
+    """Whatever this machine's apt finds is counted: every upgrade, every -security one.
+
+    Other people may install packages or refresh indexes meanwhile, so the check's
+    run is compared with simulations taken just before and after it, and retried
+    when those two differ.
+    """
+    apt_get = require_tool("apt-get", "apt")
     context = CheckContext(hostname="test", state_dir=tmp_path)
-    result = run_check(
-        OsErrataCheck.from_config(
-            {"reboot_required_file": str(tmp_path / "none"), "boot_dir": str(tmp_path)}, context
-        ),
-        timeout=60,
+    check = OsErrataCheck.from_config(
+        {
+            "reboot_required_file": str(tmp_path / "none"),
+            "boot_dir": str(tmp_path),
+            "modules_dir": str(tmp_path),
+        },
+        context,
     )
+    for _ in range(5):
+        before = _machine_simulation(apt_get)
+        result = run_check(check, timeout=60)
+        if before == _machine_simulation(apt_get):
+            break
+    upgrades = [line for line in before if " [" in line.split("(")[0]]
+    security = [line for line in upgrades if "-security" in line.split("(", 1)[1]]
     assert result.details["manager"] == "apt"
-    assert result.metrics["updates"] == len(upgrades)
+    assert result.metrics["updates"] == len(upgrades), result.summary
     assert result.metrics["security_updates"] == len(security)
+    listed = result.details["security_updates"] + result.details["other_updates"]
+    assert sorted(u["package"] for u in listed) == sorted(line.split()[1] for line in upgrades)
     if security:
         assert result.status in (Status.WARNING, Status.CRITICAL)
         assert f"{len(security)} security update" in result.summary
