@@ -256,10 +256,8 @@ class Ruleset:
     chains: dict[tuple[str, str], Chain] = field(default_factory=dict)
     #: normalised rule lines ("<table> <chain>: <rule>") in order, for hashing and diffs
     lines: list[str] = field(default_factory=list)
-
-    @property
-    def rule_count(self) -> int:
-        return sum(len(c.rules) for c in self.chains.values())
+    #: rules as written (a verdict map is one rule here, several in ``Chain.rules``)
+    rule_count: int = 0
 
     def input_chains(self, family: str) -> list[Chain]:
         chains = [c for c in self.chains.values() if c.hook == "input" and family in c.families]
@@ -406,6 +404,7 @@ def parse_nft_json(text: str) -> Ruleset:
             if chain is not None:
                 chain.rules.extend(rules)
             ruleset.lines.append(f"{table} {r['chain']}: {text}")
+            ruleset.rule_count += 1
         elif "set" in item:
             s = item["set"]
             if "dynamic" not in (s.get("flags") or []):  # dynamic sets change by design
@@ -644,6 +643,7 @@ def parse_iptables_save(text: str, family: str, ruleset: Ruleset | None = None) 
             tokens = line.split()
         if len(tokens) >= 2 and tokens[0] in ("-A", "--append"):
             pending.append((table, tokens[1], tokens[2:]))
+            ruleset.rule_count += 1
             ruleset.lines.append(f"{table} {tokens[1]}: {shlex.join(tokens[2:])}")
     # rules may jump to chains declared anywhere in the table, so resolve after reading
     for table_name, chain_name, args in pending:

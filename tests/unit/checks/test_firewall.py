@@ -468,3 +468,8 @@ def test_backend_choice(
     )
     check.outputs = outputs
     assert check.read_ruleset().backend == expected
+
+
+def test_rules_are_counted_as_written() -> None:
+    assert NFT.rule_count == 14  # the verdict map is one rule, walked as three
+    assert IPT.rule_count == 15  # filter and nat tables
