@@ -8,7 +8,8 @@ fresh database works on the first ``serve``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI, Request
@@ -18,7 +19,8 @@ from sqlalchemy.exc import OperationalError
 from portacare import __version__
 from portacare.checks import utc_now
 
-from .api import hosts, results, tickets
+from .api import customers, hosts, results, silences, ticket_actions, tickets
+from .background import BackgroundJobs
 from .db import make_engine, make_sessionmaker
 from .errors import Conflict, NotFound, Unavailable
 from .schema import upgrade_schema
@@ -37,16 +39,29 @@ def create_app(
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade_schema(engine)
+    sessions = make_sessionmaker(engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        jobs = BackgroundJobs(sessions, settings, clock) if settings.sweep_in_serve else None
+        if jobs is not None:
+            jobs.start()
+        yield
+        if jobs is not None:
+            jobs.stop()
+        engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="PortaCare collector",
         version=__version__,
         description="Receives agents' check results; serves the NOC its hosts and tickets.",
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessions = make_sessionmaker(engine)
+    app.state.sessions = sessions
     app.state.clock = clock
-    for module in (results, hosts, tickets):
+    for module in (results, hosts, tickets, ticket_actions, silences, customers):
         app.include_router(module.router)
     _install_error_handlers(app)
 

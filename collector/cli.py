@@ -66,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", help="who holds the token (noc/admin tokens)")
     create.set_defaults(handler=_token_create)
 
-    sweep = commands.add_parser("sweep", help="run one sweep as of a moment")
+    sweep = commands.add_parser(
+        "sweep", help="run one sweep as of a moment, then deliver due notifications"
+    )
     sweep.add_argument("--at", type=parse_time, default=None, help="RFC 3339 time (default: now)")
     sweep.set_defaults(handler=_sweep)
     return parser
@@ -105,12 +107,15 @@ def _token_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _sweep(settings: Settings, args: argparse.Namespace) -> int:
+    from .delivery import deliver_due
     from .sweep import run_sweep
 
     engine = make_engine(settings.database_url)
     upgrade_schema(engine)
-    report = run_sweep(make_sessionmaker(engine), settings, args.at or utc_now())
-    print(report.describe())
+    sessions = make_sessionmaker(engine)
+    report = run_sweep(sessions, settings, args.at or utc_now())
+    delivered = deliver_due(sessions, settings)
+    print(f"{report.describe()}; notifications sent: {delivered.sent}, failed: {delivered.failed}")
     return 0
 
 

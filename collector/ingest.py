@@ -21,7 +21,8 @@ from portacare.checks import Status
 from .errors import Unavailable
 from .models import Batch, CheckState, Host, Result, StateEvent
 from .settings import Settings
-from .ticket_policy import on_status_change
+from .sweep import on_host_heard
+from .ticket_policy import on_result
 from .tokens import Principal
 from .wire import BatchAccepted, BatchIn, ResultIn
 
@@ -90,6 +91,8 @@ def _store(
         raise _DuplicateBatch from exc
     host = session.get(Host, host_id)
     assert host is not None
+    host.customer = settings.customer_of(host.name, host.customer)
+    on_host_heard(session, host, settings, now)
     host.last_seen = now if host.last_seen is None else max(host.last_seen, now)
     host.interval_s = batch.agent.interval_s
     if batch.agent.check_intervals:
@@ -163,4 +166,4 @@ def _apply_latest(
                 at=result.observed_at,
             )
         )
-    on_status_change(session, host, state, previous, changed, settings, now)
+    on_result(session, host, state, previous, changed, settings, now)

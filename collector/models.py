@@ -135,6 +135,8 @@ class CheckState(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ok_streak: Mapped[int] = mapped_column(default=0)
     history: Mapped[dict[str, Any]] = mapped_column(default=dict)  # recent statuses, flapping
+    #: a failure whose ticket a silence held back: opened by the sweep when the silence ends
+    ticket_pending: Mapped[bool] = mapped_column(default=False)
 
 
 class StateEvent(Base):
@@ -182,6 +184,9 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     flapping: Mapped[bool] = mapped_column(default=False)
+    #: the due times whose lapse the on-duty queue was already told about
+    response_overdue_noted: Mapped[datetime | None]
+    update_overdue_noted: Mapped[datetime | None]
 
 
 class TicketEvent(Base):
@@ -209,3 +214,46 @@ class Escalation(Base):
     role: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime]
     notified_at: Mapped[datetime | None]
+
+
+class Silence(Base):
+    """A maintenance window: no ticket opens and nothing is sent for what it covers."""
+
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer: Mapped[str | None] = mapped_column(String(200))
+    host: Mapped[str | None] = mapped_column(String(253))
+    check: Mapped[str | None] = mapped_column(String(128))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Outbox(Base):
+    """A notification to deliver, written in the same transaction as what caused it.
+
+    ``dedupe_key`` is unique: the same notification (an escalation step to one
+    recipient) can be written only once, whichever collector writes it.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("outbox_pending", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))  # email | webhook
+    recipient: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime | None]
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

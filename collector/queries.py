@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,35 +12,17 @@ from portacare.checks import Status
 from portacare.sla import Priority
 
 from .errors import NotFound
+from .liveness import is_silent, is_stale
 from .models import CheckState, Escalation, Host, Result, Ticket, TicketEvent
 from .views import CheckView, EscalationView, HostView, ResultView, TicketDetail, TicketView
 
 __all__ = [
-    "silent_after",
     "list_hosts",
     "host_checks",
     "check_results",
     "list_tickets",
     "ticket_detail",
 ]
-
-MIN_SILENT_AFTER = timedelta(minutes=5)
-STALE_INTERVALS = 3
-
-
-def silent_after(host: Host) -> timedelta:
-    """How long a host may stay quiet: 3 of its reported intervals, at least 5 minutes."""
-    return max(timedelta(seconds=STALE_INTERVALS * host.interval_s), MIN_SILENT_AFTER)
-
-
-def is_silent(host: Host, now: datetime) -> bool:
-    return host.last_seen is None or now - host.last_seen > silent_after(host)
-
-
-def is_stale(host: Host, state: CheckState, now: datetime) -> bool:
-    """A check that stopped reporting while its agent goes on: not to be shown as OK."""
-    interval = float((host.check_intervals or {}).get(state.check, host.interval_s))
-    return now - state.observed_at > timedelta(seconds=STALE_INTERVALS * interval)
 
 
 def _shown_status(host: Host, state: CheckState, now: datetime) -> Status:

@@ -1,27 +1,49 @@
-"""What a check's latest state does to its ticket: open, raise, note, or leave alone.
+"""What a check's results do to its ticket: open, reopen, raise, note, resolve, hold back.
 
-Called for every result applied to the latest state (changed or not), so
-later rules that count consecutive results (auto-resolve) live here too.
+Called for every result applied to the latest state (changed or not): the
+flap detector and the auto-resolve confirmation both count results.
+
+- A change to WARNING/CRITICAL/UNKNOWN opens a ticket at the policy's priority,
+  or reopens the same ticket when it was resolved within the reopen window.
+- While a silence covers the check no ticket opens; the failure is remembered
+  (``ticket_pending``) and the sweep opens it if it still fails at the end.
+- A ticket resolves itself after enough consecutive OK results over enough
+  time, silence or not, and says so on its timeline.
+- A flapping check's ticket is marked; its notifications wait until it settles.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portacare.checks import Status
 from portacare.sla import Priority
 
-from .models import CheckState, Host
-from .policy import priority_for
+from .flapping import MIN_RESULTS, next_flapping, percent_state_change, remember
+from .liveness import is_stale
+from .models import CheckState, Host, Ticket
+from .notifications import describe_age, notify
+from .policy import SILENT_CHECK, priority_for
 from .settings import Settings
-from .tickets import find_open_ticket, open_ticket, raise_priority, record
+from .silences import active_silence
+from .tickets import (
+    SYSTEM_ACTOR,
+    change_priority,
+    find_open_ticket,
+    open_ticket,
+    record,
+    reopen,
+    resolve,
+    terms_for,
+)
 
-__all__ = ["on_status_change"]
+__all__ = ["on_result", "open_for_failure", "maybe_auto_resolve"]
 
 
-def on_status_change(
+def on_result(
     session: Session,
     host: Host,
     state: CheckState,
@@ -32,18 +54,23 @@ def on_status_change(
 ) -> None:
     """Apply the ticket policy to one (host, check) after its latest state moved."""
     status = Status(state.status)
+    ticket = find_open_ticket(session, host.id, state.check)
+    _track_flapping(session, host, state, ticket, settings, now)
+    if status is Status.OK:
+        state.ticket_pending = False
+        if ticket is not None:
+            if changed:
+                record(session, ticket, "recovered", f"{state.check} is OK: {state.summary}", now)
+                ticket.check_status = int(status)
+            maybe_auto_resolve(session, host, state, ticket, settings, now)
+        return
     if not changed:
         return
-    ticket = find_open_ticket(session, host.id, state.check)
-    if status is Status.OK:
-        if ticket is not None:
-            record(session, ticket, "recovered", f"{state.check} is OK again: {state.summary}", now)
-            ticket.check_status = int(status)
-        return
-    priority = priority_for(state.check, status, settings.priorities)
-    assert priority is not None
     if ticket is None:
-        open_ticket(session, host, state.check, priority, status, state.summary, now)
+        if active_silence(session, host.customer, host.name, state.check, now) is not None:
+            state.ticket_pending = True  # opened by the sweep if it still fails afterwards
+            return
+        open_for_failure(session, host, state, settings, now)
         return
     was = "new" if previous is None else previous.name
     record(
@@ -56,11 +83,163 @@ def on_status_change(
     )
     ticket.check_status = int(status)
     ticket.summary = state.summary
-    if priority < Priority(ticket.priority):  # only ever raised automatically
-        raise_priority(
+    priority = priority_for(state.check, status, settings.priorities)
+    if priority is not None and priority < Priority(ticket.priority):  # only ever raised here
+        change_priority(
             session,
             ticket,
             priority,
             now,
             f"raised to P{int(priority)}: {state.check} is {status.name}",
+            terms_for(settings, host),
         )
+
+
+def open_for_failure(
+    session: Session, host: Host, state: CheckState, settings: Settings, now: datetime
+) -> Ticket:
+    """Open a ticket for a failing check, or reopen its ticket resolved within the window."""
+    status = Status(state.status)
+    priority = priority_for(state.check, status, settings.priorities)
+    assert priority is not None, "only failing checks get tickets"
+    terms = terms_for(settings, host)
+    state.ticket_pending = False
+    recent = _recently_resolved(session, host.id, state.check, now - settings.tickets.reopen_window)
+    if recent is not None:
+        reopen(
+            session,
+            recent,
+            now,
+            f"{state.check} failed again within {describe_age(now - recent.resolved_at)} "
+            f"of resolution: {status.name}: {state.summary}",
+            SYSTEM_ACTOR,
+            terms,
+        )
+        recent.check_status = int(status)
+        recent.summary = state.summary
+        if priority < Priority(recent.priority):
+            change_priority(
+                session, recent, priority, now, f"raised to P{int(priority)} on reopening", terms
+            )
+        if not recent.flapping:
+            notify(
+                session,
+                settings,
+                recent,
+                host,
+                "reopened",
+                ["customer", "on_duty"],
+                now,
+                discriminator=now.isoformat(),
+                headline=f"reopened: {status.name}: {state.summary}",
+            )
+        return recent
+    ticket = open_ticket(session, host, state.check, priority, status, state.summary, now, terms)
+    notify(
+        session,
+        settings,
+        ticket,
+        host,
+        "opened",
+        ["customer", "on_duty"],
+        now,
+        headline=f"{status.name}: {state.summary}",
+        lines=[f"Please quote request number {ticket.id} in any reply."],
+    )
+    return ticket
+
+
+def maybe_auto_resolve(
+    session: Session,
+    host: Host,
+    state: CheckState,
+    ticket: Ticket,
+    settings: Settings,
+    now: datetime,
+) -> bool:
+    """Resolve ``ticket`` when its check has been OK long enough; True when it did."""
+    rules = settings.tickets
+    if ticket.check == SILENT_CHECK or Status(state.status) is not Status.OK:
+        return False
+    # OK "for 10 minutes" counts from the first OK observation to now, as long as the check
+    # keeps reporting: a check gone stale proves nothing about the present.
+    ok_for = now - state.since
+    if state.ok_streak < rules.auto_resolve_ok_results or ok_for < rules.auto_resolve_after:
+        return False
+    if is_stale(host, state, now, rules):
+        return False
+    message = (
+        f"auto-resolved: {state.check} OK for {describe_age(ok_for)} "
+        f"({state.ok_streak} consecutive OK results)"
+    )
+    silence = active_silence(session, host.customer, host.name, state.check, now)
+    if silence is not None:
+        message += f"; recovered during silence #{silence.id} ({silence.reason})"
+    resolve(session, ticket, now, message, SYSTEM_ACTOR)
+    if not ticket.flapping:
+        notify(
+            session,
+            settings,
+            ticket,
+            host,
+            "resolved",
+            ["customer", "on_duty"],
+            now,
+            discriminator=now.isoformat(),
+            headline=message,
+        )
+    return True
+
+
+def _recently_resolved(
+    session: Session, host_id: int, check: str, since: datetime
+) -> Ticket | None:
+    return session.scalar(
+        select(Ticket)
+        .where(
+            Ticket.host_id == host_id,
+            Ticket.check == check,
+            Ticket.state == "resolved",
+            Ticket.resolved_at >= since,
+        )
+        .order_by(Ticket.resolved_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+
+
+def _track_flapping(
+    session: Session,
+    host: Host,
+    state: CheckState,
+    ticket: Ticket | None,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    rules = settings.tickets
+    history = dict(state.history or {})
+    recent = remember(history.get("recent", []), state.status, rules.flap_window)
+    percent = percent_state_change(recent) if len(recent) >= MIN_RESULTS else 0.0
+    flapping = next_flapping(
+        bool(history.get("flapping")), percent, rules.flap_high, rules.flap_low
+    )
+    state.history = {"recent": recent, "flapping": flapping, "percent": percent}
+    if ticket is None or ticket.flapping == flapping:
+        return
+    ticket.flapping = flapping
+    if flapping:
+        text = f"{state.check} is flapping ({percent:.0f}% state change); notifications held"
+    else:
+        text = f"{state.check} settled ({percent:.0f}% state change); notifications resume"
+    record(session, ticket, "flapping" if flapping else "settled", text, now, percent=percent)
+    notify(
+        session,
+        settings,
+        ticket,
+        host,
+        "flapping" if flapping else "settled",
+        ["on_duty"],
+        now,
+        discriminator=now.isoformat(),
+        headline=text,
+    )

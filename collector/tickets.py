@@ -1,11 +1,15 @@
-"""Tickets: opened by failing checks, raised, updated, and recorded on a timeline.
+"""Tickets: opened by failing checks, changed by people and by the SLA's clock.
 
-Every change to a ticket goes through this module and leaves a timeline entry
-saying who, when and why, so a ticket's history can always be read back.
+Every change goes through this module and leaves a timeline entry saying who,
+when and why, so a ticket's history can always be read back. State rules:
+
+    open ──respond──> responded ──resolve──> resolved ──close──> closed
+      └──────────────resolve─────────────────┘   └──reopen──> open/responded
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -13,19 +17,47 @@ from sqlalchemy.orm import Session
 
 from portacare.checks import Status
 from portacare.sla import (
-    STANDARD_PLAN,
     BusinessCalendar,
     Priority,
     SupportPlan,
     escalation_plan,
     first_response_due,
+    next_update_due,
 )
 
+from .errors import Conflict, NotFound
 from .models import OPEN_STATES, Escalation, Host, Ticket, TicketEvent
+from .settings import Settings
 
-__all__ = ["SYSTEM_ACTOR", "find_open_ticket", "open_ticket", "record", "raise_priority"]
+__all__ = [
+    "SYSTEM_ACTOR",
+    "Terms",
+    "terms_for",
+    "find_open_ticket",
+    "get_ticket",
+    "record",
+    "open_ticket",
+    "change_priority",
+    "respond",
+    "post_update",
+    "resolve",
+    "close",
+    "reopen",
+]
 
 SYSTEM_ACTOR = "portacare"
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The support plan and business calendar a ticket's customer has."""
+
+    plan: SupportPlan
+    calendar: BusinessCalendar
+
+
+def terms_for(settings: Settings, host: Host) -> Terms:
+    return Terms(settings.plan_for(host.customer), settings.calendar_for(host.customer))
 
 
 def find_open_ticket(session: Session, host_id: int, check: str) -> Ticket | None:
@@ -35,6 +67,14 @@ def find_open_ticket(session: Session, host_id: int, check: str) -> Ticket | Non
         .where(Ticket.host_id == host_id, Ticket.check == check, Ticket.state.in_(OPEN_STATES))
         .with_for_update()
     )
+
+
+def get_ticket(session: Session, number: int) -> Ticket:
+    """The ticket with this request number, locked for update; NotFound otherwise."""
+    ticket = session.scalar(select(Ticket).where(Ticket.id == number).with_for_update())
+    if ticket is None:
+        raise NotFound(f"no ticket number {number}")
+    return ticket
 
 
 def record(
@@ -60,11 +100,9 @@ def open_ticket(
     status: Status,
     summary: str,
     now: datetime,
-    plan: SupportPlan = STANDARD_PLAN,
-    calendar: BusinessCalendar | None = None,
+    terms: Terms,
 ) -> Ticket:
     """Open a ticket now: request number, due times and escalation ladder from the SLA."""
-    due_kwargs = {"calendar": calendar} if calendar is not None else {}
     ticket = Ticket(
         host_id=host.id,
         check=check,
@@ -74,11 +112,11 @@ def open_ticket(
         check_status=int(status),
         opened_at=now,
         ladder_started_at=now,
-        first_response_due=first_response_due(priority, now, plan, **due_kwargs),
+        first_response_due=first_response_due(priority, now, terms.plan, terms.calendar),
     )
     session.add(ticket)
     session.flush()  # the request number exists from this moment
-    _schedule_escalations(session, ticket, plan)
+    _schedule_escalations(session, ticket, terms.plan)
     record(
         session,
         ticket,
@@ -91,22 +129,33 @@ def open_ticket(
     return ticket
 
 
-def raise_priority(
+def change_priority(
     session: Session,
     ticket: Ticket,
     priority: Priority,
     now: datetime,
     why: str,
+    terms: Terms,
     actor: str = SYSTEM_ACTOR,
-    plan: SupportPlan = STANDARD_PLAN,
-    calendar: BusinessCalendar | None = None,
 ) -> None:
-    """Change the ticket's priority and recompute its due times and escalation ladder."""
+    """Set a new priority and recompute every due time and the escalation ladder.
+
+    The new priority's targets and ladder run from the original logging time;
+    escalation steps already notified are never repeated.
+    """
+    _require(ticket, OPEN_STATES, "change the priority of")
     previous = Priority(ticket.priority)
+    if priority == previous:
+        raise Conflict(f"ticket {ticket.id} already has priority {int(priority)}")
     ticket.priority = int(priority)
-    due_kwargs = {"calendar": calendar} if calendar is not None else {}
-    ticket.first_response_due = first_response_due(priority, ticket.opened_at, plan, **due_kwargs)
-    _schedule_escalations(session, ticket, plan)
+    ticket.first_response_due = first_response_due(
+        priority, ticket.opened_at, terms.plan, terms.calendar
+    )
+    last_contact = ticket.last_update_at or ticket.first_response_at
+    if last_contact is not None:
+        ticket.next_update_due = next_update_due(priority, last_contact, terms.plan, terms.calendar)
+    _schedule_escalations(session, ticket, terms.plan)
+    direction = "raised" if priority < previous else "lowered"
     record(
         session,
         ticket,
@@ -116,7 +165,76 @@ def raise_priority(
         actor,
         previous=int(previous),
         priority=int(priority),
+        direction=direction,
     )
+
+
+def respond(
+    session: Session, ticket: Ticket, now: datetime, why: str, actor: str, terms: Terms
+) -> None:
+    """The first response to the customer: starts the update clock."""
+    _require(ticket, ("open",), "respond to")
+    if ticket.first_response_at is not None:
+        raise Conflict(f"ticket {ticket.id} already had its first response")
+    ticket.state = "responded"
+    ticket.first_response_at = now
+    ticket.next_update_due = next_update_due(
+        Priority(ticket.priority), now, terms.plan, terms.calendar
+    )
+    record(session, ticket, "responded", why, now, actor)
+
+
+def post_update(
+    session: Session, ticket: Ticket, now: datetime, why: str, actor: str, terms: Terms
+) -> None:
+    """A progress update to the customer: the next one falls due a cadence later."""
+    _require(ticket, ("responded",), "update")
+    ticket.last_update_at = now
+    ticket.next_update_due = next_update_due(
+        Priority(ticket.priority), now, terms.plan, terms.calendar
+    )
+    record(session, ticket, "updated", why, now, actor)
+
+
+def resolve(session: Session, ticket: Ticket, now: datetime, why: str, actor: str) -> None:
+    """The request is resolved: no more updates or escalations fall due."""
+    _require(ticket, OPEN_STATES, "resolve")
+    ticket.state = "resolved"
+    ticket.resolved_at = now
+    ticket.next_update_due = None
+    record(session, ticket, "resolved", why, now, actor)
+
+
+def close(session: Session, ticket: Ticket, now: datetime, why: str, actor: str) -> None:
+    """The customer agreed it is done: a closed ticket never reopens."""
+    _require(ticket, ("resolved",), "close")
+    ticket.state = "closed"
+    ticket.closed_at = now
+    record(session, ticket, "closed", why, now, actor)
+
+
+def reopen(
+    session: Session, ticket: Ticket, now: datetime, why: str, actor: str, terms: Terms
+) -> None:
+    """Reopen a resolved ticket: its ladder runs again from now, roles already paged stay paged."""
+    _require(ticket, ("resolved",), "reopen")
+    ticket.state = "responded" if ticket.first_response_at is not None else "open"
+    ticket.resolved_at = None
+    ticket.ladder_started_at = now
+    if ticket.first_response_at is not None:
+        ticket.next_update_due = next_update_due(
+            Priority(ticket.priority), now, terms.plan, terms.calendar
+        )
+    _schedule_escalations(session, ticket, terms.plan)
+    record(session, ticket, "reopened", why, now, actor)
+
+
+def _require(ticket: Ticket, states: tuple[str, ...], action: str) -> None:
+    if ticket.state not in states:
+        raise Conflict(
+            f"cannot {action} ticket {ticket.id}: it is {ticket.state} "
+            f"(allowed when {' or '.join(states)})"
+        )
 
 
 def _schedule_escalations(session: Session, ticket: Ticket, plan: SupportPlan) -> None:
@@ -144,3 +262,39 @@ def _schedule_escalations(session: Session, ticket: Ticket, plan: SupportPlan) -
     for role, due_at in planned.items():
         if role not in existing:
             session.add(Escalation(ticket_id=ticket.id, role=role, due_at=due_at))
+
+
+ACTIONS = ("respond", "update", "resolve", "close", "reopen", "priority")
+
+
+def apply_action(
+    session: Session,
+    settings: Settings,
+    number: int,
+    action: str,
+    message: str,
+    actor: str,
+    now: datetime,
+    priority: Priority | None = None,
+) -> Ticket:
+    """A person's lifecycle action on ticket ``number``; Conflict where its state forbids it."""
+    ticket = get_ticket(session, number)
+    host = session.get(Host, ticket.host_id)
+    assert host is not None
+    terms = terms_for(settings, host)
+    if action == "respond":
+        respond(session, ticket, now, message, actor, terms)
+    elif action == "update":
+        post_update(session, ticket, now, message, actor, terms)
+    elif action == "resolve":
+        resolve(session, ticket, now, message, actor)
+    elif action == "close":
+        close(session, ticket, now, message, actor)
+    elif action == "reopen":
+        reopen(session, ticket, now, message, actor, terms)
+    elif action == "priority":
+        assert priority is not None, "a priority change names the new priority"
+        change_priority(session, ticket, priority, now, message, terms, actor)
+    else:
+        raise ValueError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+    return ticket

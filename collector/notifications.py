@@ -1,0 +1,120 @@
+"""Composing notifications into the outbox, in the caller's transaction.
+
+Each notification is one outbox row per recipient. Its ``dedupe_key`` is
+unique, so the same step (an escalation to one role's contact, an overdue
+notice for one due time) can be written once only, whichever collector
+process gets there first. Delivery is :mod:`portacare.collector.delivery`'s job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portacare.checks import Status, format_time
+from portacare.sla import Priority, Role
+
+from .models import Host, Outbox, Ticket
+from .settings import Settings
+
+__all__ = ["channel_of", "notify", "describe_age"]
+
+_ROLE_LABELS = {
+    "on_duty": "Technical Support Engineer (on duty)",
+    "customer": "customer contact",
+    **{str(role): role.label for role in Role},
+}
+
+
+def channel_of(recipient: str) -> str:
+    """``webhook`` for an http(s) URL, ``email`` otherwise."""
+    return "webhook" if recipient.startswith(("http://", "https://")) else "email"
+
+
+def describe_age(delta: timedelta) -> str:
+    """'1 h 1 min' style, for people."""
+    minutes = int(delta.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min"]
+    return " ".join(p for p in parts if p)
+
+
+def notify(
+    session: Session,
+    settings: Settings,
+    ticket: Ticket,
+    host: Host,
+    kind: str,
+    audiences: list[str],
+    now: datetime,
+    *,
+    discriminator: str = "",
+    headline: str,
+    lines: list[str] | None = None,
+) -> int:
+    """Write one outbox row per recipient of ``audiences``; returns how many were new.
+
+    ``audiences`` are role keys (``on_duty``, ``technical_support_manager``, …)
+    or ``customer`` for the host's customer's own contacts.
+    """
+    priority = Priority(ticket.priority)
+    subject = f"[PortaCare #{ticket.id}] P{int(priority)} {host.name} {ticket.check}: {headline}"
+    body_lines = [
+        headline,
+        "",
+        f"Request number: {ticket.id}",
+        f"Priority:       P{int(priority)} (RT priority {priority.rt_code})",
+        f"Host:           {host.name}" + (f" (customer {host.customer})" if host.customer else ""),
+        f"Check:          {ticket.check} is {Status(ticket.check_status).name}",
+        f"Summary:        {ticket.summary}",
+        f"Opened:         {format_time(ticket.opened_at)} "
+        f"({describe_age(now - ticket.opened_at)} ago)",
+        f"First response: due {format_time(ticket.first_response_due)}"
+        + (f", given {format_time(ticket.first_response_at)}" if ticket.first_response_at else ""),
+    ]
+    if ticket.next_update_due is not None:
+        body_lines.append(f"Next update:    due {format_time(ticket.next_update_due)}")
+    body_lines += ["", *(lines or [])]
+    body = "\n".join(body_lines).rstrip() + "\n"
+    payload: dict[str, Any] = {
+        "event": kind,
+        "text": f"{subject}\n{headline}",
+        "ticket": {
+            "number": ticket.id,
+            "host": host.name,
+            "customer": host.customer,
+            "check": ticket.check,
+            "priority": int(priority),
+            "rt_priority": priority.rt_code,
+            "state": ticket.state,
+            "summary": ticket.summary,
+            "opened_at": format_time(ticket.opened_at),
+            "first_response_due": format_time(ticket.first_response_due),
+        },
+    }
+    written = 0
+    for audience in audiences:
+        for recipient in settings.contacts_for(audience, host.customer):
+            key = f"{kind}:{ticket.id}:{discriminator}:{recipient}"
+            if session.scalar(select(Outbox.id).where(Outbox.dedupe_key == key)) is not None:
+                continue
+            session.add(
+                Outbox(
+                    dedupe_key=key[:300],
+                    ticket_id=ticket.id,
+                    kind=kind,
+                    channel=channel_of(recipient),
+                    recipient=recipient,
+                    subject=subject,
+                    body=body,
+                    payload={**payload, "audience": _ROLE_LABELS.get(audience, audience)},
+                    created_at=now,
+                    attempts=0,
+                )
+            )
+            written += 1
+    return written

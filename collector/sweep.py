@@ -1,0 +1,290 @@
+"""The time-driven half of the ticket policy: what falls due while nobody posts anything.
+
+One sweep, as of a moment ``now`` (``portacare-collector sweep --at T`` or every
+30 s inside ``serve``):
+
+1. silent agents get a ticket (and hosts heard from again resolve theirs at ingest);
+2. failures a silence held back open their ticket once the silence is over;
+3. tickets whose check has been OK long enough resolve themselves;
+4. escalation steps due now notify their role, once: the step's ``notified_at``
+   is claimed in the same transaction that writes its outbox rows;
+5. first responses and updates overdue are told to the on-duty queue, once per due time.
+
+Every part locks the rows it works on (``FOR UPDATE SKIP LOCKED`` on PostgreSQL),
+so any number of collectors may sweep at once and each step is done once.
+Sweeping twice at the same moment finds nothing new to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from portacare.checks import Status, format_time
+from portacare.sla import Priority, Role
+
+from .db import transaction
+from .liveness import is_silent, silent_after
+from .models import OPEN_STATES, CheckState, Escalation, Host, Ticket
+from .notifications import describe_age, notify
+from .policy import SILENT_CHECK, priority_for
+from .settings import Settings
+from .silences import active_silence
+from .ticket_policy import maybe_auto_resolve, open_for_failure
+from .tickets import SYSTEM_ACTOR, find_open_ticket, open_ticket, record, resolve, terms_for
+
+__all__ = ["SweepReport", "run_sweep", "on_host_heard"]
+
+_CHUNK = 500
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did."""
+
+    silent_opened: int = 0
+    held_opened: int = 0
+    auto_resolved: int = 0
+    escalations: int = 0
+    overdue_notices: int = 0
+
+    def describe(self) -> str:
+        return ", ".join(
+            f"{f.name.replace('_', ' ')}: {getattr(self, f.name)}" for f in fields(self)
+        )
+
+
+def run_sweep(factory: sessionmaker[Session], settings: Settings, now: datetime) -> SweepReport:
+    """Do everything that is due at ``now``."""
+    report = SweepReport()
+    for part in (_silent_agents, _held_failures, _auto_resolve, _escalations, _overdue):
+        with transaction(factory) as session:
+            part(session, settings, now, report)
+    return report
+
+
+def on_host_heard(session: Session, host: Host, settings: Settings, now: datetime) -> None:
+    """A batch arrived: a silent-agent ticket of this host resolves."""
+    ticket = find_open_ticket(session, host.id, SILENT_CHECK)
+    if ticket is None:
+        return
+    quiet = describe_age(now - host.last_seen) if host.last_seen else "a while"
+    message = f"agent reporting again after {quiet} of silence"
+    resolve(session, ticket, now, message, SYSTEM_ACTOR)
+    notify(
+        session,
+        settings,
+        ticket,
+        host,
+        "resolved",
+        ["customer", "on_duty"],
+        now,
+        discriminator=now.isoformat(),
+        headline=message,
+    )
+
+
+def _locked(query, session: Session):  # type: ignore[no-untyped-def]
+    return session.scalars(query.with_for_update(skip_locked=True).limit(_CHUNK))
+
+
+def _silent_agents(
+    session: Session, settings: Settings, now: datetime, report: SweepReport
+) -> None:
+    rules = settings.tickets
+    open_silent = select(Ticket.host_id).where(
+        Ticket.check == SILENT_CHECK, Ticket.state.in_(OPEN_STATES)
+    )
+    candidates = session.scalars(
+        select(Host).where(Host.last_seen.is_not(None), Host.id.not_in(open_silent))
+    ).all()
+    priority = priority_for(SILENT_CHECK, Status.CRITICAL, settings.priorities) or Priority.P2
+    for host in candidates:
+        if not is_silent(host, now, rules) or host.last_seen is None:
+            continue
+        if active_silence(session, host.customer, host.name, None, now) is not None:
+            continue
+        summary = (
+            f"no results from the agent since {format_time(host.last_seen)} "
+            f"({describe_age(now - host.last_seen)}; "
+            f"silent after {describe_age(silent_after(host, rules))})"
+        )
+        ticket = open_ticket(
+            session,
+            host,
+            SILENT_CHECK,
+            priority,
+            Status.CRITICAL,
+            summary,
+            now,
+            terms_for(settings, host),
+        )
+        notify(
+            session,
+            settings,
+            ticket,
+            host,
+            "opened",
+            ["customer", "on_duty"],
+            now,
+            headline=f"agent silent: {summary}",
+            lines=[f"Please quote request number {ticket.id} in any reply."],
+        )
+        report.silent_opened += 1
+
+
+def _held_failures(
+    session: Session, settings: Settings, now: datetime, report: SweepReport
+) -> None:
+    query = select(CheckState).where(CheckState.ticket_pending.is_(True))
+    for state in _locked(query, session):
+        host = session.get(Host, state.host_id)
+        assert host is not None
+        if Status(state.status) is Status.OK:
+            state.ticket_pending = False
+            continue
+        if active_silence(session, host.customer, host.name, state.check, now) is not None:
+            continue
+        if find_open_ticket(session, host.id, state.check) is None:
+            ticket = open_for_failure(session, host, state, settings, now)
+            record(
+                session, ticket, "note", "the silence that held this failure back has ended", now
+            )
+            report.held_opened += 1
+        state.ticket_pending = False
+
+
+def _auto_resolve(session: Session, settings: Settings, now: datetime, report: SweepReport) -> None:
+    query = (
+        select(Ticket)
+        .join(
+            CheckState, (CheckState.host_id == Ticket.host_id) & (CheckState.check == Ticket.check)
+        )
+        .where(Ticket.state.in_(OPEN_STATES), CheckState.status == int(Status.OK))
+    )
+    for ticket in _locked(query, session).all():
+        host = session.get(Host, ticket.host_id)
+        state = session.get(CheckState, (ticket.host_id, ticket.check))
+        assert host is not None and state is not None
+        if maybe_auto_resolve(session, host, state, ticket, settings, now):
+            report.auto_resolved += 1
+
+
+def _held_back(session: Session, ticket: Ticket, host: Host, now: datetime) -> bool:
+    """Notifications wait while the ticket flaps or a silence covers its check."""
+    check = None if ticket.check == SILENT_CHECK else ticket.check
+    return (
+        ticket.flapping or active_silence(session, host.customer, host.name, check, now) is not None
+    )
+
+
+def _escalations(session: Session, settings: Settings, now: datetime, report: SweepReport) -> None:
+    query = (
+        select(Escalation)
+        .join(Ticket, Ticket.id == Escalation.ticket_id)
+        .where(
+            Escalation.notified_at.is_(None),
+            Escalation.due_at <= now,
+            Ticket.state.in_(OPEN_STATES),
+        )
+        .order_by(Escalation.due_at, Escalation.id)
+    )
+    for step in _locked(query, session).all():
+        ticket = session.get(Ticket, step.ticket_id)
+        assert ticket is not None
+        host = session.get(Host, ticket.host_id)
+        assert host is not None
+        if _held_back(session, ticket, host, now):
+            continue
+        step.notified_at = now
+        role = Role(step.role)
+        age = describe_age(now - ticket.opened_at)
+        overdue = _overdue_lines(ticket, now)
+        headline = f"escalation to {role.label}: P{ticket.priority} unresolved for {age}"
+        notify(
+            session,
+            settings,
+            ticket,
+            host,
+            "escalation",
+            [step.role],
+            now,
+            discriminator=step.role,
+            headline=headline,
+            lines=[f"Escalation step due {format_time(step.due_at)}.", *overdue],
+        )
+        record(
+            session,
+            ticket,
+            "escalated",
+            f"{role.label} notified ({age} unresolved)",
+            now,
+            role=step.role,
+        )
+        report.escalations += 1
+
+
+def _overdue_lines(ticket: Ticket, now: datetime) -> list[str]:
+    lines = []
+    if ticket.first_response_at is None and ticket.first_response_due <= now:
+        lines.append(f"First response overdue by {describe_age(now - ticket.first_response_due)}.")
+    if ticket.next_update_due is not None and ticket.next_update_due <= now:
+        lines.append(f"Customer update overdue by {describe_age(now - ticket.next_update_due)}.")
+    return lines
+
+
+def _overdue(session: Session, settings: Settings, now: datetime, report: SweepReport) -> None:
+    response = select(Ticket).where(
+        Ticket.state == "open",
+        Ticket.first_response_at.is_(None),
+        Ticket.first_response_due <= now,
+        (Ticket.response_overdue_noted.is_(None))
+        | (Ticket.response_overdue_noted != Ticket.first_response_due),
+    )
+    for ticket in _locked(response, session).all():
+        host = session.get(Host, ticket.host_id)
+        assert host is not None
+        if _held_back(session, ticket, host, now):
+            continue
+        ticket.response_overdue_noted = ticket.first_response_due
+        late = describe_age(now - ticket.first_response_due)
+        notify(
+            session,
+            settings,
+            ticket,
+            host,
+            "response_overdue",
+            ["on_duty"],
+            now,
+            discriminator=format_time(ticket.first_response_due),
+            headline=f"first response overdue by {late}",
+        )
+        report.overdue_notices += 1
+    update = select(Ticket).where(
+        Ticket.state == "responded",
+        Ticket.next_update_due <= now,
+        (Ticket.update_overdue_noted.is_(None))
+        | (Ticket.update_overdue_noted != Ticket.next_update_due),
+    )
+    for ticket in _locked(update, session).all():
+        host = session.get(Host, ticket.host_id)
+        assert host is not None
+        if _held_back(session, ticket, host, now) or ticket.next_update_due is None:
+            continue
+        ticket.update_overdue_noted = ticket.next_update_due
+        late = describe_age(now - ticket.next_update_due)
+        notify(
+            session,
+            settings,
+            ticket,
+            host,
+            "update_overdue",
+            ["on_duty"],
+            now,
+            discriminator=format_time(ticket.next_update_due),
+            headline=f"customer update overdue by {late}",
+        )
+        report.overdue_notices += 1
