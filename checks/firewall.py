@@ -840,7 +840,7 @@ class FirewallCheck(Check[FirewallOptions]):
             ruleset = parse_iptables_save(
                 self._command([self.options.iptables_save_command]), "ipv4"
             )
-            return parse_iptables_save(
+            ruleset = parse_iptables_save(
                 self._command([self.options.ip6tables_save_command]), "ipv6", ruleset
             )
         except CheckFailed as exc:
@@ -849,6 +849,9 @@ class FirewallCheck(Check[FirewallOptions]):
             if nft_error is not None:
                 raise CheckFailed(f"neither nftables ({nft_error}) nor iptables ({exc})") from exc
             raise
+        if nft is not None and not ruleset.filters_anything():
+            return nft  # nothing anywhere: say so in the preferred backend's words
+        return ruleset
 
     def listening(self) -> list[Listener]:
         """Sockets listening where the rules apply (this host, or the prefix's namespace)."""

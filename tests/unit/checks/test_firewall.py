@@ -452,6 +452,12 @@ XT_NFT = (
         ),
         pytest.param("auto", {"ruleset": EMPTY_NFT}, "nftables", id="auto-no-iptables"),
         pytest.param(
+            "auto",
+            {"ruleset": EMPTY_NFT, "iptables-save": "", "ip6tables-save": ""},
+            "nftables",
+            id="auto-nothing-anywhere",
+        ),
+        pytest.param(
             "iptables",
             {"ruleset": RICH_NFT_JSON, "iptables-save": RICH_IPTABLES, "ip6tables-save": ""},
             "iptables",
