@@ -33,6 +33,7 @@ __all__ = [
     "AptUpdate",
     "ReleaseInfo",
     "apt_lists_dir",
+    "config_options",
     "is_security",
     "parse_origin",
     "parse_release",
@@ -177,11 +178,27 @@ def release_date_for(update: AptUpdate, releases: Sequence[ReleaseInfo]) -> date
     return max(dates, default=None)
 
 
+def config_options(apt_options: Sequence[str]) -> list[str]:
+    """The configuration arguments of ``apt_options`` (``-o``, ``-c`` and their long forms).
+
+    apt-config refuses apt-get's other options (``-t``, ``-q``…), but must see every
+    option that moves apt's folders.
+    """
+    kept: list[str] = []
+    takes_value = ("-o", "-c", "--option", "--config-file")
+    args = list(apt_options)
+    for i, arg in enumerate(args):
+        if arg in takes_value and i + 1 < len(args):
+            kept += [arg, args[i + 1]]
+        elif arg.startswith(("-o", "-c", "--option=", "--config-file=")) and arg not in takes_value:
+            kept.append(arg)
+    return kept
+
+
 def apt_lists_dir(apt_config: str, apt_options: Sequence[str], timeout: float) -> Path:
     """Where apt keeps its indexes with these options (``Dir::State::lists``)."""
-    out = run_command(
-        [apt_config, *apt_options, "shell", "LISTS", "Dir::State::lists/d"], timeout=timeout
-    )
+    argv = [apt_config, *config_options(apt_options), "shell", "LISTS", "Dir::State::lists/d"]
+    out = run_command(argv, timeout=timeout)
     match = re.search(r"LISTS='([^']*)'", out.stdout)
     if out.returncode != 0 or not match:
         raise CheckFailed(f"apt-config cannot say where apt's lists are: {_last_error(out.stderr)}")

@@ -30,6 +30,7 @@ from .result import CheckResult, Status
 __all__ = ["NagiosCheck", "NagiosOptions", "plugin_result"]
 
 _MAX_LONG_LINES = 200  # a chatty plugin must not fill the spool
+_MAX_SUMMARY = 1024
 
 
 class NagiosOptions(CheckOptions):
@@ -75,6 +76,8 @@ def plugin_result(returncode: int, stdout: str, stderr: str) -> CheckResult:
             else f"exited {returncode}, not a Nagios status (0-3)"
         )
         summary = f"plugin {reason}: {summary}"
+    if len(summary) > _MAX_SUMMARY:
+        summary = summary[: _MAX_SUMMARY - 1] + "…"
     details = _details(output, returncode, stderr)
     metrics = {d.label: d.value for d in output.perfdata if d.value is not None}
     return CheckResult(status, summary, metrics, details)

@@ -314,7 +314,7 @@ class OsErrataCheck(Check[OsErrataOptions]):
 
     def _dnf_prefix(self, refresh: bool | None = None) -> list[str]:
         """dnf and its options; ``refresh=False`` leaves metadata alone without demanding it."""
-        prefix = [self.options.dnf, "-y"]
+        prefix = [self.options.dnf, "--assumeno"]  # never import a key or change anything
         if self.options.installroot is not None:
             prefix.append(f"--installroot={self.options.installroot}")
         if refresh is None:

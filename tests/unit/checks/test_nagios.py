@@ -52,6 +52,13 @@ def test_metrics_units_thresholds_and_long_output() -> None:
     assert result.details["stderr"] == "a warning on stderr"
 
 
+def test_huge_first_line_is_cut() -> None:
+    result = plugin_result(2, "CRITICAL " + "x" * 5000 + " | a=1\n", "")
+    assert len(result.summary) == 1024
+    assert result.summary.endswith("…")
+    assert dict(result.metrics) == {"a": 1.0}
+
+
 def test_bad_perfdata_is_a_detail_not_a_failure() -> None:
     result = plugin_result(0, "OK | a=1 b=x\n", "")
     assert result.status is Status.OK

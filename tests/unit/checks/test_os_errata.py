@@ -158,6 +158,20 @@ def test_release_date_for(
     assert errata_apt.release_date_for(update, RELEASES) == expected
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        pytest.param(["-o", "Dir::State::Lists=/x"], ["-o", "Dir::State::Lists=/x"], id="o-pair"),
+        pytest.param(["-oDir=/r", "--option=A=1"], ["-oDir=/r", "--option=A=1"], id="joined"),
+        pytest.param(["-t", "bookworm-backports", "-c", "/etc/x.conf", "-q"],
+                     ["-c", "/etc/x.conf"], id="apt-get-only-options-dropped"),
+        pytest.param(["--config-file", "/a"], ["--config-file", "/a"], id="long-pair"),
+    ],
+)  # fmt: skip
+def test_config_options_for_apt_config(options: list[str], expected: list[str]) -> None:
+    assert errata_apt.config_options(options) == expected
+
+
 # -- dnf ---------------------------------------------------------------------------------------
 
 # Captured from dnf 4.14 on Debian 12 with the test repositories (tests/support/rpm_repo.py).
