@@ -54,7 +54,7 @@ class DnsResolver(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     address: IPvAnyAddress = Field(description="the resolver's IP address")
-    port: int = Field(53, ge=1, le=65535, description="its port")
+    port: int = Field(default=53, ge=1, le=65535, description="its port")
 
     @model_validator(mode="before")
     @classmethod

@@ -65,7 +65,7 @@ class NtpServer(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     host: str = Field(min_length=1, description="name or address")
-    port: int = Field(123, ge=1, le=65535, description="UDP port")
+    port: int = Field(default=123, ge=1, le=65535, description="UDP port")
 
     @model_validator(mode="before")
     @classmethod
@@ -592,7 +592,10 @@ def summarise(
     if unreachable:
         names = ", ".join(f"{r.server} ({r.error})" for r in unreachable)
         if len(readings) == 1:
-            findings.append((Status.CRITICAL, f"NTP server {names} unreachable"))
+            only = unreachable[0]
+            findings.append(
+                (Status.CRITICAL, f"NTP server {only.server} unreachable ({only.error})")
+            )
         elif len(unreachable) == len(readings):
             findings.append(
                 (Status.CRITICAL, f"all {len(readings)} NTP servers unreachable: {names}")

@@ -117,7 +117,9 @@ def test_server_name_that_does_not_resolve_is_unreachable(chrony_client):
     result = run_ntp(chrony_client, servers=["ntp.invalid"], samples=1)
 
     assert result.status is Status.CRITICAL, result.summary
-    assert result.summary.startswith("NTP server ntp.invalid (cannot resolve ntp.invalid")
+    assert result.summary.startswith(
+        "NTP server ntp.invalid unreachable (cannot resolve ntp.invalid"
+    )
 
 
 def test_unsynchronised_chrony_server_is_stratum_16_critical(

@@ -492,7 +492,7 @@ def test_judge_daemon(state, raw, status, text):
             [reading(None, answered=0, error="timeout")],
             SYNCED,
             Status.CRITICAL,
-            "NTP server ntp.example.net (timeout) unreachable; chrony synchronised to 10.0.0.1, "
+            "NTP server ntp.example.net unreachable (timeout); chrony synchronised to 10.0.0.1, "
             "offset +0.010 ms",
             id="single-unreachable-critical",
         ),
