@@ -1011,4 +1011,6 @@ def summarise(
         checked = list(details.get("ports", {}))
         if checked:
             summary += f"; ports checked: {', '.join(checked)}"
+        if "baseline_accepted" in details:
+            summary += "; ruleset accepted as baseline"
     return CheckResult(status, summary, metrics, details)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,7 @@ def test_ruleset_change_warns_with_the_diff_until_accepted(
     netns.load_nft(GOOD_NFT)
     first = run(netns, tmp_path)
     assert first.status is Status.OK
-    assert "baseline_accepted" in first.details
+    assert first.summary.endswith("; ruleset accepted as baseline")
 
     netns.run(["nft", "add", "rule", "inet", "filter", "input", "tcp", "dport", "8080", "accept"])
     netns.run(
@@ -206,7 +207,10 @@ def test_ruleset_change_warns_with_the_diff_until_accepted(
     assert run(netns, tmp_path).status is Status.WARNING  # still changed on the next run
     accepted = run(netns, tmp_path, accept_ruleset=digest)
     assert accepted.status is Status.OK
-    assert run(netns, tmp_path).status is Status.OK  # the accepted ruleset is the new baseline
+    assert accepted.summary.endswith("; ruleset accepted as baseline")
+    again = run(netns, tmp_path)  # the accepted ruleset is the new baseline
+    assert again.status is Status.OK
+    assert "baseline" not in again.summary
 
 
 def test_unreadable_rules_are_unknown(netns: Namespace, tmp_path: Path) -> None:
@@ -228,3 +232,18 @@ def _handle_of(ns: Namespace, text: str) -> str:
     listing = ns.run(["nft", "-a", "list", "chain", "inet", "filter", "input"]).stdout
     line = next(line for line in listing.splitlines() if text in line)
     return line.rsplit("# handle ", 1)[1].strip()
+
+
+def test_traffic_moving_counters_is_no_change(netns: Namespace, tmp_path: Path) -> None:
+    netns.load_nft(GOOD_NFT.replace("iif lo accept", "iif lo counter accept"))
+    assert run(netns, tmp_path).status is Status.OK
+
+    netns.listen(2222, host="127.0.0.1")
+    netns.run(
+        [sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 2222))"]
+    )
+    listing = netns.run(["nft", "list", "chain", "inet", "filter", "input"]).stdout
+    assert "counter packets 0 " not in listing  # the traffic was counted
+
+    result = run(netns, tmp_path)
+    assert result.status is Status.OK, result.summary
