@@ -35,7 +35,7 @@ import os
 import re
 import tarfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -388,53 +388,66 @@ def _decompressed(raw: BinaryIO, compression: str) -> BinaryIO:
     if compression == "xz":
         return lzma.LZMAFile(raw, "rb")  # type: ignore[return-value]
     if compression == "zstd":
-        return io.BufferedReader(_ChunkReader(_zstd_chunks(raw)), CHUNK)
+        assert zstandard is not None
+        check_zstd_frames(raw)
+        raw.seek(0)
+        # reads of bounded size: one small block can stand for gigabytes of zeros
+        return zstandard.ZstdDecompressor().stream_reader(  # type: ignore[no-any-return]
+            raw, read_size=CHUNK, read_across_frames=True
+        )
     return raw
 
 
-def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
-    """Decompress every zstd frame of ``raw``; EOFError when the last one is cut short."""
-    assert zstandard is not None
-    decompressor = zstandard.ZstdDecompressor()
-    frame = decompressor.decompressobj()
-    pending = b""
-    while True:
-        data = pending or raw.read(CHUNK)
-        pending = b""
-        if not data:
-            break
-        yield frame.decompress(data)
-        if frame.eof:
-            pending = frame.unused_data
-            frame = decompressor.decompressobj()
-            if not pending:
-                pending = raw.read(CHUNK)
-                if not pending:
-                    return
-    if not frame.eof:
+ZSTD_MAGIC = 0xFD2FB528
+
+
+def check_zstd_frames(raw: BinaryIO) -> int:
+    """Walk the zstd frames of ``raw`` by their headers; the number of frames.
+
+    python-zstandard's readers end quietly where a file is cut, so completeness is
+    checked from the format itself (RFC 8878): every block and checksum a frame
+    declares must be there. EOFError when they are not, ValueError on a foreign frame.
+    Block contents are skipped, not read: this costs a seek per block.
+    """
+    size = os.fstat(raw.fileno()).st_size
+    frames = 0
+    while raw.tell() < size:
+        magic = int.from_bytes(_exactly(raw, 4), "little")
+        if magic & 0xFFFFFFF0 == 0x184D2A50:  # skippable frame: a length and data
+            _skip(raw, int.from_bytes(_exactly(raw, 4), "little"), size)
+            continue
+        if magic != ZSTD_MAGIC:
+            raise ValueError(f"not a zstd frame at byte {raw.tell() - 4}")
+        descriptor = _exactly(raw, 1)[0]
+        single_segment = descriptor >> 5 & 1
+        fcs_size = (1 if single_segment else 0, 2, 4, 8)[descriptor >> 6]
+        dict_size = (0, 1, 2, 4)[descriptor & 3]
+        _skip(raw, (0 if single_segment else 1) + dict_size + fcs_size, size)
+        last = 0
+        while not last:
+            header = int.from_bytes(_exactly(raw, 3), "little")
+            last, kind, length = header & 1, header >> 1 & 3, header >> 3
+            if kind == 3:
+                raise ValueError(f"reserved zstd block type at byte {raw.tell() - 3}")
+            _skip(raw, 1 if kind == 1 else length, size)
+        if descriptor >> 2 & 1:
+            _skip(raw, 4, size)  # content checksum
+        frames += 1
+    if not frames:
+        raise EOFError("no zstd frame")
+    return frames
+
+
+def _exactly(raw: BinaryIO, count: int) -> bytes:
+    data = raw.read(count)
+    if len(data) != count:
         raise EOFError("zstd stream ends inside a frame")
+    return data
 
 
-class _ChunkReader(io.RawIOBase):
-    """A readable raw stream over an iterator of byte chunks."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buffer = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._buffer:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._buffer = chunk
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
+def _skip(raw: BinaryIO, count: int, size: int) -> None:
+    if raw.seek(count, io.SEEK_CUR) > size:
+        raise EOFError("zstd stream ends inside a frame")
 
 
 class _CountingReader(io.RawIOBase):

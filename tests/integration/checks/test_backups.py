@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import time
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,6 +183,44 @@ def test_compressed_streams_whole_and_cut(
     result = run_one(tmp_path, store)
     assert result.status is Status.CRITICAL
     assert result.summary.startswith(f"files: {good.name} is damaged (")
+
+
+def test_zstd_corrupt_and_foreign_frames(tools: None, tmp_path: Path) -> None:
+    raw = tmp_path / "image.bin"
+    raw.write_bytes(os.urandom(300_000))
+    packed = compress("zstd", "zstd", raw)
+    data = bytearray(packed.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 16] = b"X" * 16
+    corrupt = tmp_path / "corrupt.zst"
+    corrupt.write_bytes(bytes(data))
+    assert backups_module.verify(corrupt, "zstd", 30).detail.endswith("doesn't match checksum")
+    # a skippable frame before the data (as some tools write metadata) is fine
+    skippable = tmp_path / "skippable.zst"
+    skippable.write_bytes(b"\x50\x2a\x4d\x18\x04\x00\x00\x00meta" + packed.read_bytes())
+    assert backups_module.verify(skippable, "zstd", 30).state == "ok"
+    foreign = tmp_path / "foreign.zst"
+    foreign.write_bytes(gzip.compress(b"not zstd"))
+    assert backups_module.verify(foreign, "zstd", 30) == backups_module.Integrity(
+        "damaged", "file+zstd", "not a zstd frame at byte 0"
+    )
+
+
+def test_highly_compressed_zstd_is_read_in_bounded_memory(tools: None, tmp_path: Path) -> None:
+    # 64 MiB of zeros compress to a few kB: one read of the compressed file must not
+    # unfold into the whole image in memory
+    zeros = tmp_path / "disk.img"
+    with zeros.open("wb") as handle:
+        handle.truncate(64 * 1024 * 1024)
+    packed = compress("zstd", "zstd", zeros)
+    assert packed.stat().st_size < 100_000
+    tracemalloc.start()
+    try:
+        integrity = backups_module.verify(packed, "zstd", 30)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert integrity.detail == "stream whole (67.1 MB uncompressed)"
+    assert peak < 16 * 1024 * 1024
 
 
 def test_zstd_without_python_package_uses_zstd_command(
