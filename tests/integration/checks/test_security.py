@@ -97,7 +97,7 @@ def rfc3339(entries: list[Entry]) -> str:
     )
 
 
-def make(tmp_path: Path, now: datetime = NOW, **options: Any) -> SecurityCheck:
+def make(tmp_path: Path, *, now: datetime = NOW, **options: Any) -> SecurityCheck:
     passwd = tmp_path / "passwd"
     if not passwd.exists():
         passwd.write_text(ROOT_ONLY)
@@ -111,8 +111,8 @@ def make(tmp_path: Path, now: datetime = NOW, **options: Any) -> SecurityCheck:
     return SecurityCheck.from_config(config, context)  # type: ignore[return-value]
 
 
-def run(tmp_path: Path, now: datetime = NOW, **options: Any) -> CheckResult:
-    return run_check(make(tmp_path, now, **options), timeout=30)
+def run(tmp_path: Path, *, now: datetime = NOW, **options: Any) -> CheckResult:
+    return run_check(make(tmp_path, now=now, **options), timeout=30)
 
 
 def test_quiet_host_is_ok(tmp_path: Path, netns: Namespace) -> None:
@@ -183,7 +183,7 @@ def test_login_after_brute_force_is_critical_until_the_hold_ends(tmp_path: Path)
             ]
         )
     )
-    options = {"auth_logs": [str(log)], "compromise_hold_minutes": 120}
+    options: dict[str, Any] = {"auth_logs": [str(log)], "compromise_hold_minutes": 120}
 
     first = run(tmp_path, **options)
     assert first.status is Status.CRITICAL
@@ -192,13 +192,13 @@ def test_login_after_brute_force_is_critical_until_the_hold_ends(tmp_path: Path)
         "SSH brute force in the last 10 min: 203.0.113.5 (12 failures)"
     )
 
-    later = run(tmp_path, NOW + timedelta(minutes=30), **options)  # window moved on
+    later = run(tmp_path, now=NOW + timedelta(minutes=30), **options)  # window moved on
     assert later.status is Status.CRITICAL
     assert later.summary == (
         "login as alice from 203.0.113.5 after 12 failures (2026-11-26T11:58:00Z)"
     )
 
-    after_hold = run(tmp_path, NOW + timedelta(hours=3), **options)
+    after_hold = run(tmp_path, now=NOW + timedelta(hours=3), **options)
     assert after_hold.status is Status.OK
 
 
@@ -353,7 +353,7 @@ def test_unreadable_journal_is_unknown(tmp_path: Path, journal_remote: str) -> N
 def test_missing_passwd_is_unknown_but_findings_still_count(tmp_path: Path) -> None:
     log = tmp_path / "auth.log"
     log.write_text(classic(failures("203.0.113.5", 10, NOW - timedelta(minutes=2))))
-    options = {"auth_logs": [str(log)], "passwd_file": str(tmp_path / "missing")}
+    options: dict[str, Any] = {"auth_logs": [str(log)], "passwd_file": str(tmp_path / "missing")}
 
     result = run(tmp_path, **options)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -403,7 +404,7 @@ def test_empty_ruleset_is_no_firewall() -> None:
 class FakeCommands(FirewallCheck):
     """The check with canned command output, to follow the backend choice."""
 
-    outputs: dict[str, str | None] = {}
+    outputs: Mapping[str, str] = {}
 
     def _command(self, argv: list[str]) -> str:
         out = self.outputs.get(argv[-1] if argv[-1] == "ruleset" else argv[0])
