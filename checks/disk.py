@@ -313,6 +313,16 @@ def summarise(verdicts: list[MountVerdict], unreadable: dict[str, str]) -> Check
             summary += f"; {len(failing)} of {len(verdicts)} filesystems over threshold"
     else:
         summary = f"{len(verdicts)} filesystems OK; fullest: {worst.reason}"
+        soonest = min(
+            (v for v in verdicts if v.forecast is not None),
+            key=lambda v: v.forecast.hours_to_full if v.forecast else 0.0,
+            default=None,
+        )
+        if soonest is not None and soonest.forecast is not None:
+            summary += (
+                f"; soonest full: {soonest.usage.mount.mountpoint} in "
+                f"~{format_hours(soonest.forecast.hours_to_full)}"
+            )
     if unreadable:
         summary += f"; unreadable: {', '.join(sorted(unreadable))}"
     metrics: dict[str, float] = {}

@@ -113,6 +113,17 @@ def test_slow_growth_warns_with_estimate(small_fs: Path, clock: Clock, tmp_path:
     assert last.metrics[f"{small_fs} used_pct"] < 85
 
 
+def test_distant_forecast_is_ok_and_told(small_fs: Path, clock: Clock, tmp_path: Path) -> None:
+    check = make_check(small_fs, clock, tmp_path)
+    # 20 KiB every 10 minutes: about 120 kB/h into 8 MiB, full in about three days
+    results = run_series(check, small_fs, clock, kib_per_step=20, steps=6)
+    last = results[-1]
+    assert last.status is Status.OK
+    assert last.summary.startswith("1 filesystems OK; fullest: ")
+    assert last.summary.endswith(f"; soonest full: {small_fs} in ~3d")
+    assert last.metrics[f"{small_fs} hours_to_full"] > 24
+
+
 def test_fast_growth_is_critical(small_fs: Path, clock: Clock, tmp_path: Path) -> None:
     check = make_check(small_fs, clock, tmp_path)
     # 1 MiB every 10 minutes into 8 MiB: 5 MiB used after 50 min, full in about half an hour
