@@ -29,7 +29,7 @@ import logging
 import shlex
 import socket
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from fnmatch import fnmatch
@@ -55,6 +55,7 @@ __all__ = [
     "parse_nft_json",
     "parse_port",
     "read_proc_listeners",
+    "read_proc_tables",
     "psutil_listeners",
 ]
 
@@ -785,6 +786,33 @@ def read_proc_listeners(texts: dict[str, str]) -> list[Listener]:
     return sorted(found)
 
 
+def read_proc_tables(
+    names: Sequence[str], proc_net_dir: Path, prefix: Sequence[str], timeout: float
+) -> dict[str, str]:
+    """The text of /proc/net socket tables, read with ``cat`` through ``prefix`` if one is set.
+
+    A missing IPv6 table (IPv6 disabled) is skipped; a missing IPv4 one is an error.
+    """
+    texts = {}
+    for name in names:
+        path = proc_net_dir / name
+        if prefix:
+            out = run_command([*prefix, "cat", str(path)], timeout=timeout)
+            if out.returncode == 0:
+                texts[name] = out.stdout
+                continue
+            reason = out.stderr.strip()
+        else:
+            try:
+                texts[name] = path.read_text(encoding="ascii")
+                continue
+            except OSError as exc:
+                reason = str(exc.strerror or exc)
+        if not name.endswith("6"):
+            raise CheckFailed(f"cannot read {path}: {reason}")
+    return texts
+
+
 def _proc_address(hex_addr: str) -> str:
     raw = bytes.fromhex(hex_addr)
     # the kernel prints each 32-bit word in host (little-endian) order
@@ -855,18 +883,11 @@ class FirewallCheck(Check[FirewallOptions]):
 
     def listening(self) -> list[Listener]:
         """Sockets listening where the rules apply (this host, or the prefix's namespace)."""
-        if self.options.listening_source == "psutil":
+        o = self.options
+        if o.listening_source == "psutil":
             return psutil_listeners()
-        texts = {}
-        for name in ("tcp", "tcp6", "udp", "udp6"):
-            path = self.options.proc_net_dir / name
-            if self.options.command_prefix:
-                texts[name] = self._command(["cat", str(path)])
-            else:
-                try:
-                    texts[name] = path.read_text(encoding="ascii")
-                except FileNotFoundError:
-                    continue  # no IPv6 on this host
+        tables = ("tcp", "tcp6", "udp", "udp6")
+        texts = read_proc_tables(tables, o.proc_net_dir, o.command_prefix, o.command_timeout)
         return read_proc_listeners(texts)
 
     def run(self) -> CheckResult:

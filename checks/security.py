@@ -32,9 +32,8 @@ from pydantic import Field, field_validator, model_validator
 
 from .auth_log import AuthEvent, read_journal, read_log_files
 from .base import Check, CheckOptions
-from .commands import run_command
 from .errors import CheckFailed
-from .firewall import Listener, psutil_listeners, read_proc_listeners
+from .firewall import Listener, psutil_listeners, read_proc_listeners, read_proc_tables
 from .result import CheckResult, Status, format_time, parse_time
 
 __all__ = [
@@ -316,18 +315,9 @@ class SecurityCheck(Check[SecurityOptions]):
         if o.listening_source == "psutil":
             found = psutil_listeners()
         else:
-            texts = {}
-            for name in ("tcp", "tcp6"):
-                path = o.proc_net_dir / name
-                if o.command_prefix:
-                    out = run_command(
-                        [*o.command_prefix, "cat", str(path)], timeout=o.command_timeout
-                    )
-                    if out.returncode != 0:
-                        raise CheckFailed(f"cannot read {path}: {out.stderr.strip()}")
-                    texts[name] = out.stdout
-                elif path.exists():
-                    texts[name] = path.read_text(encoding="ascii")
+            texts = read_proc_tables(
+                ("tcp", "tcp6"), o.proc_net_dir, o.command_prefix, o.command_timeout
+            )
             found = read_proc_listeners(texts)
         return [lis for lis in found if lis.proto == "tcp"]
 

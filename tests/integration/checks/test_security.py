@@ -363,3 +363,21 @@ def test_missing_passwd_is_unknown_but_findings_still_count(tmp_path: Path) -> N
     )
     log.write_text("")
     assert run(tmp_path, **options).status is Status.UNKNOWN
+
+
+def test_unreadable_sockets_are_unknown(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("")
+
+    result = run(
+        tmp_path,
+        auth_logs=[str(log)],
+        check_listeners=True,
+        listening_source="proc",
+        proc_net_dir=str(tmp_path / "no-proc"),
+    )
+
+    assert result.status is Status.UNKNOWN
+    assert result.summary == (
+        f"cannot check listeners: cannot read {tmp_path}/no-proc/tcp: No such file or directory"
+    )

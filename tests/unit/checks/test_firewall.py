@@ -480,3 +480,13 @@ def test_backend_choice(
 def test_rules_are_counted_as_written() -> None:
     assert NFT.rule_count == 14  # the verdict map is one rule, walked as three
     assert IPT.rule_count == 15  # filter and nat tables
+
+
+def test_proc_tables_skip_missing_ipv6_but_not_ipv4(tmp_path: Path) -> None:
+    from portacare.checks.errors import CheckFailed
+    from portacare.checks.firewall import read_proc_tables
+
+    (tmp_path / "tcp").write_text(PROC_TCP)
+    assert read_proc_tables(("tcp", "tcp6"), tmp_path, [], 5) == {"tcp": PROC_TCP}
+    with pytest.raises(CheckFailed, match="cannot read .*/udp: No such file"):
+        read_proc_tables(("tcp", "udp"), tmp_path, [], 5)
