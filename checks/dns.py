@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,20 @@ from .errors import CheckFailed
 from .result import CheckResult, Status
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+VIRTUAL_INTERFACES = (
+    "docker*",
+    "br-*",
+    "veth*",
+    "virbr*",
+    "lxcbr*",
+    "lxdbr*",
+    "cni*",
+    "flannel*",
+    "cali*",
+    "podman*",
+    "vnet*",
+    "kube-*",
+)
 
 
 class DnsResolver(BaseModel):
@@ -90,7 +105,12 @@ class DnsOptions(CheckOptions):
     reverse_addresses: list[IPvAnyAddress] | None = Field(
         None,
         description="addresses whose PTR is checked (default: the local ones that are "
-        "neither loopback nor link-local)",
+        "neither loopback nor link-local, outside exclude_interfaces)",
+    )
+    exclude_interfaces: list[str] = Field(
+        default_factory=lambda: list(VIRTUAL_INTERFACES),
+        description="interfaces (globs) whose addresses need no PTR: container and VM "
+        "bridges; they still count as this host's for the forward check",
     )
     resolvers: list[DnsResolver] | None = Field(
         None, description="resolvers to use and test (default: resolv_conf's nameservers)"
@@ -130,16 +150,30 @@ def read_resolv_conf(path: Path) -> list[DnsResolver]:
     return resolvers
 
 
-def host_addresses() -> set[IPAddress]:
-    """Every IPv4/IPv6 address on this host's interfaces (scope suffixes dropped)."""
-    found: set[IPAddress] = set()
-    for addresses in psutil.net_if_addrs().values():
+def interface_addresses() -> dict[str, set[IPAddress]]:
+    """Every IPv4/IPv6 address on each of this host's interfaces (scope suffixes dropped)."""
+    found: dict[str, set[IPAddress]] = {}
+    for interface, addresses in psutil.net_if_addrs().items():
         for addr in addresses:
             try:
-                found.add(ipaddress.ip_address(addr.address.split("%", 1)[0]))
+                address = ipaddress.ip_address(addr.address.split("%", 1)[0])
             except ValueError:
                 continue  # link-layer (AF_PACKET) entries
+            found.setdefault(interface, set()).add(address)
     return found
+
+
+def split_local(
+    by_interface: dict[str, set[IPAddress]], exclude: list[str]
+) -> tuple[set[IPAddress], set[IPAddress]]:
+    """All the host's addresses, and those of interfaces not matching ``exclude`` (globs)."""
+    everything: set[IPAddress] = set()
+    kept: set[IPAddress] = set()
+    for interface, addresses in by_interface.items():
+        everything |= addresses
+        if not any(fnmatch(interface, pattern) for pattern in exclude):
+            kept |= addresses
+    return everything, kept
 
 
 def reverse_candidates(addresses: Iterable[IPAddress]) -> list[IPAddress]:
@@ -385,7 +419,10 @@ class DnsCheck(Check[DnsOptions]):
         opts = self.options
         resolvers = self._resolvers()
         hostname = _plain(opts.hostname or self.context.hostname)
-        local = set(opts.local_addresses) if opts.local_addresses is not None else host_addresses()
+        if opts.local_addresses is not None:
+            local = reverse_pool = set(opts.local_addresses)
+        else:
+            local, reverse_pool = split_local(interface_addresses(), opts.exclude_interfaces)
         report = Report(details={"hostname": hostname})
         if opts.check_resolvers:
             probes = self._probe(resolvers, report)
@@ -403,7 +440,7 @@ class DnsCheck(Check[DnsOptions]):
             addresses = (
                 list(opts.reverse_addresses)
                 if opts.reverse_addresses is not None
-                else reverse_candidates(local)
+                else reverse_candidates(reverse_pool)
             )
             self._reverse(resolver, hostname, addresses, report)
         return report.result()

@@ -263,8 +263,9 @@ def query_server(server: NtpServer, options: NtpOptions) -> ServerReading:
                 port=server.port,
                 timeout=options.query_timeout,
             )
-        except ntplib.NTPException:
-            errors.append(f"no reply within {options.query_timeout:g}s")
+        except ntplib.NTPException as exc:  # a timeout, or a malformed reply
+            timed_out = str(exc).startswith("No response")
+            errors.append(f"no reply within {options.query_timeout:g}s" if timed_out else str(exc))
             continue
         except socket.gaierror as exc:
             errors.append(f"cannot resolve {server.host}: {exc.strerror or exc}")

@@ -79,6 +79,7 @@ class DnsZone:
     no_ptr_v4: str = "127.0.0.4"  # no PTR (NXDOMAIN)
     noaddr: str = "noaddr.example.test"  # exists (TXT) without A or AAAA
     missing: str = "missing.example.test"  # NXDOMAIN
+    loopback: str = "loopback.example.test"  # A 127.0.0.1, which every host's lo has
     external: str = "www.external.test"  # forwarded to dns_upstream: A 192.0.2.10
     external_v4: str = "192.0.2.10"
 
@@ -93,6 +94,7 @@ class DnsZone:
             f"address=/{self.multi}/{self.host_v4}",
             f"address=/{self.multi}/{self.foreign_v4}",
             f"address=/{self.elsewhere}/{self.elsewhere_v4}",
+            f"address=/{self.loopback}/127.0.0.1",
             f"ptr-record={_reverse(self.mismatched_v4)},{self.wrong}",
             f"address=/{self.wrong}/{self.wrong_v4}",
             f"ptr-record={_reverse(self.dangling_v4)},{self.ghost}",

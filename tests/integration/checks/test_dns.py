@@ -151,6 +151,20 @@ def test_confirmed_ptr_naming_another_host_is_ok_unless_required(dns_resolver):
     assert strict.summary.startswith(f"PTR of {ZONE.other_v4} is {ZONE.other}, not {ZONE.host}")
 
 
+@pytest.mark.parametrize(
+    ("hostname", "status"),
+    [
+        pytest.param(ZONE.loopback, Status.OK, id="127.0.0.1-is-on-lo"),
+        pytest.param(ZONE.elsewhere, Status.CRITICAL, id="127.0.0.50-is-on-no-interface"),
+    ],
+)
+def test_forward_against_the_real_interface_addresses(dns_resolver, hostname, status):
+    result = run_dns([dns_resolver], hostname=hostname, local_addresses=None, check_reverse=False)
+
+    assert result.status is status, result.summary
+    assert "127.0.0.1" in result.details["forward"]["local"]
+
+
 def test_loopback_addresses_are_left_out_of_reverse_by_default(dns_resolver):
     result = run_dns([dns_resolver], reverse_addresses=None)
 

@@ -17,12 +17,13 @@ from portacare.checks.dns import (
     Report,
     ResolverReading,
     ReverseReading,
-    host_addresses,
+    interface_addresses,
     judge_forward,
     judge_resolvers,
     judge_reverse,
     read_resolv_conf,
     reverse_candidates,
+    split_local,
 )
 
 ip = ipaddress.ip_address
@@ -111,10 +112,42 @@ def test_reverse_candidates_leave_out_what_has_no_ptr():
     ]
 
 
-def test_host_addresses_come_from_the_interfaces():
-    found = host_addresses()
-    assert ip("127.0.0.1") in found
-    assert all(isinstance(a, ipaddress.IPv4Address | ipaddress.IPv6Address) for a in found)
+def test_interface_addresses_come_from_psutil():
+    found = interface_addresses()
+    everything = set().union(*found.values())
+    assert ip("127.0.0.1") in everything
+    assert all(isinstance(a, ipaddress.IPv4Address | ipaddress.IPv6Address) for a in everything)
+
+
+BY_INTERFACE = {
+    "lo": {ip("127.0.0.1"), ip("::1")},
+    "eth0": {ip("192.0.2.2"), ip("fe80::1")},
+    "docker0": {ip("172.17.0.1")},
+    "br-1a2b3c": {ip("172.18.0.1")},
+    "veth12ab": {ip("fe80::2")},
+}
+
+
+@pytest.mark.parametrize(
+    ("exclude", "kept"),
+    [
+        pytest.param(
+            list(DnsOptions().exclude_interfaces),
+            {"127.0.0.1", "::1", "192.0.2.2", "fe80::1"},
+            id="default-skips-container-bridges",
+        ),
+        pytest.param(
+            [],
+            {"127.0.0.1", "::1", "192.0.2.2", "fe80::1", "172.17.0.1", "172.18.0.1", "fe80::2"},
+            id="nothing-excluded",
+        ),
+        pytest.param(["eth*", "lo"], {"172.17.0.1", "172.18.0.1", "fe80::2"}, id="globs"),
+    ],
+)
+def test_split_local(exclude, kept):
+    everything, chosen = split_local(BY_INTERFACE, exclude)
+    assert everything == set().union(*BY_INTERFACE.values())  # all count for forward
+    assert {str(a) for a in chosen} == kept
 
 
 def _probe(text: str, ok: bool) -> ResolverReading:
