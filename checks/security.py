@@ -377,7 +377,8 @@ class SecurityCheck(Check[SecurityOptions]):
             )
         held = [Compromise.from_state(c) for c in state.get("compromises", [])]
         fresh = find_compromises(events, now - o.window, now, o.window, o.min_failures_before_login)
-        keep_from = now - timedelta(minutes=o.compromise_hold_minutes)
+        # a login seen in this window always counts, however short the hold
+        keep_from = now - max(timedelta(minutes=o.compromise_hold_minutes), o.window)
         by_login: dict[tuple[datetime, str, str], Compromise] = {}
         for c in [*held, *fresh]:  # a later run may see fewer of the failures: keep the most
             key = (c.at, c.source, c.user)

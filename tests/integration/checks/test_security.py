@@ -381,3 +381,19 @@ def test_unreadable_sockets_are_unknown(tmp_path: Path) -> None:
     assert result.summary == (
         f"cannot check listeners: cannot read {tmp_path}/no-proc/tcp: No such file or directory"
     )
+
+
+def test_login_after_failures_counts_with_no_hold(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text(
+        classic(
+            [
+                *failures("203.0.113.5", 10, NOW - timedelta(minutes=9)),
+                (NOW - timedelta(minutes=1), "Accepted password for bob from 203.0.113.5 port 1"),
+            ]
+        )
+    )
+    options: dict[str, Any] = {"auth_logs": [str(log)], "compromise_hold_minutes": 0}
+
+    assert run(tmp_path, **options).status is Status.CRITICAL
+    assert run(tmp_path, now=NOW + timedelta(minutes=12), **options).status is Status.OK

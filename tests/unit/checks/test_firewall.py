@@ -338,6 +338,13 @@ def _options(**raw: object) -> FirewallOptions:
             id="required-listening-on-loopback-only",
         ),
         pytest.param(
+            _options(required_ports=[3306], families=["ipv4"]),
+            [Listener("tcp", "::", 3306)],
+            Status.OK,
+            None,
+            id="required-open-to-some-sources-is-enough",
+        ),
+        pytest.param(
             _options(required_ports=[25], families=["ipv4"]),
             None,
             Status.CRITICAL,
