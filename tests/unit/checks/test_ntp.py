@@ -28,6 +28,7 @@ from portacare.checks.ntp import (
     parse_ntp_conf,
     parse_timedatectl,
     parse_timesyncd_conf,
+    read_daemon,
     servers_from_config,
     summarise,
 )
@@ -550,3 +551,71 @@ def test_summarise_metrics_and_details():
     assert result.details["servers_from"] == "/etc/chrony.conf"
     assert result.details["servers"]["ntp.example.net"]["status"] == "OK"
     assert result.details["daemon"]["reference"] == "10.0.0.1"
+
+
+def _script(path: Path, stdout: str, code: int = 0) -> str:
+    """A stand-in command printing ``stdout`` (systemd is not PID 1 where tests run)."""
+    path.write_text(f"#!/bin/sh\ncat <<'END'\n{stdout}END\nexit {code}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("daemon", "chronyc_out", "timedatectl_out", "expected"),
+    [
+        pytest.param(
+            "auto",
+            None,
+            TIMEDATECTL_SYNCED,
+            "timesyncd synchronised",
+            id="auto-falls-back-to-timedatectl",
+        ),
+        pytest.param(
+            "auto",
+            ("506 Cannot talk to daemon\n", 1),
+            TIMEDATECTL_SYNCED.replace("NTPSynchronized=yes", "NTPSynchronized=no"),
+            "timesyncd is not synchronised",
+            id="chronyd-down-timesyncd-unsynced",
+        ),
+        pytest.param(
+            "auto",
+            (TRACKING_SYNCED, 0),
+            TIMEDATECTL_SYNCED,
+            "chrony synchronised to 127.0.0.1",
+            id="auto-prefers-chrony",
+        ),
+        pytest.param(
+            "timesyncd",
+            (TRACKING_SYNCED, 0),
+            TIMEDATECTL_SYNCED,
+            "timesyncd synchronised",
+            id="timesyncd-only",
+        ),
+        pytest.param(
+            "auto",
+            None,
+            ("Failed to connect to bus: No such file or directory\n", 1),
+            "no time daemon found (chronyc: command not found: ",
+            id="neither",
+        ),
+        pytest.param(
+            "none",
+            (TRACKING_SYNCED, 0),
+            TIMEDATECTL_SYNCED,
+            'no time daemon found (daemon check disabled (daemon = "none"))',
+            id="disabled",
+        ),
+    ],
+)
+def test_daemon_selection(tmp_path: Path, daemon, chronyc_out, timedatectl_out, expected):
+    chronyc = str(tmp_path / "no-chronyc")
+    if chronyc_out is not None:
+        chronyc = _script(tmp_path / "chronyc", *chronyc_out)
+    if isinstance(timedatectl_out, str):
+        timedatectl_out = (timedatectl_out, 0)
+    timedatectl = _script(tmp_path / "timedatectl", *timedatectl_out)
+    opts = options(daemon=daemon, chronyc=chronyc, timedatectl=timedatectl)
+
+    _, text = judge_daemon(read_daemon(opts), opts)
+
+    assert text.startswith(expected), text
