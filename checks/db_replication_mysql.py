@@ -45,6 +45,7 @@ __all__ = [
     "observe",
     "recovery_due",
     "recovery_statements",
+    "show_statements",
 ]
 
 _ERROR_TEXT_MAX = 200
@@ -188,7 +189,7 @@ def recovery_statements(
     return [(f"SET GLOBAL {counter} = 1", None), (start, None)]
 
 
-def _display(statements: list[tuple[str, tuple[Any, ...] | None]]) -> str:
+def show_statements(statements: list[tuple[str, tuple[Any, ...] | None]]) -> str:
     """The statements as a person would type them (string arguments in single quotes)."""
     parts = []
     for sql, args in statements:
@@ -441,7 +442,7 @@ def _recover(
 
 def _skip_one(server: _Server, engine: str, channel: ReplicaChannel, word: str) -> dict[str, Any]:
     statements = recovery_statements(channel, engine)
-    shown = _display(statements)
+    shown = show_statements(statements)
     outcome: dict[str, Any] = {
         "error": channel.last_sql_errno,
         "statements": shown,
@@ -459,7 +460,7 @@ def _skip_one(server: _Server, engine: str, channel: ReplicaChannel, word: str) 
             server.execute(sql, args)
         except pymysql.Error as exc:
             reason = server.target.hide_password(_reason(exc))
-            failed = _display([(sql, args)])
+            failed = show_statements([(sql, args)])
             return outcome | {"done": False, "action": f"recovery failed at {failed}: {reason}"}
     action = (
         f"skipped one event after error {channel.last_sql_errno} and restarted the SQL "

@@ -37,10 +37,15 @@ MONITOR_PASSWORD = "Mon-pw-4c7b1e"  # a literal the tests look for in every resu
 # needs an account beyond what monitoring needs.
 RECOVER_USER = "fixer"
 RECOVER_PASSWORD = "Fix-pw-55e0a1"
+# An account that may log in and nothing more.
+BARE_USER = "bare"
+BARE_PASSWORD = "Bare-pw-07c3d2"
 REPL_USER = "repl"
 REPL_PASSWORD = "repl-pw-91d2"
 #: Tests insert rows from this id up; healing removes them on both sides.
 TEST_ROWS = 100
+# mariadbd refuses to run as root unless told to; as anyone else it runs as itself.
+_AS_ROOT = ["--user=root"] if os.geteuid() == 0 else []
 
 
 @dataclass
@@ -75,7 +80,7 @@ class MariaDBServer:
             "--innodb-lock-wait-timeout=120",
             # replication on a small test pair: heartbeats and retries in seconds, not minutes
             "--slave-net-timeout=4",
-            "--user=root",
+            *_AS_ROOT,
         ]
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self._answers, timeout=60, what=f"mariadbd {self.name} on port {self.port}")
@@ -190,7 +195,7 @@ def _install(install_db: str, datadir: Path) -> None:
             "--no-defaults",
             f"--datadir={datadir}",
             "--auth-root-authentication-method=normal",
-            "--user=root",
+            *_AS_ROOT,
             "--skip-test-db",
         ],
         capture_output=True,
@@ -245,6 +250,7 @@ def mariadb_pair() -> Iterator[MariaDBPair]:
                 " TO %s@'127.0.0.1'",
                 (RECOVER_USER,),
             ),
+            ("CREATE USER %s@'127.0.0.1' IDENTIFIED BY %s", (BARE_USER, BARE_PASSWORD)),
             ("CREATE DATABASE app", None),
             (
                 "CREATE TABLE app.items (id INT PRIMARY KEY, v INT NOT NULL DEFAULT 0)"

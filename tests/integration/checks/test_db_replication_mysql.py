@@ -20,6 +20,8 @@ from portacare.checks import CheckContext, CheckResult, Status, run_check
 from portacare.checks.db_replication import DbReplicationCheck
 from tests.support import mariadb_pair as support
 from tests.support.mariadb_pair import (
+    BARE_PASSWORD,
+    BARE_USER,
     MONITOR_PASSWORD,
     MONITOR_USER,
     RECOVER_PASSWORD,
@@ -341,9 +343,16 @@ def test_socket_login_with_my_cnf_file(healthy_mariadb: MariaDBPair, tmp_path: P
             "credentials file {path} is accessible by group or others (mode 0640)",
             id="group-readable-file",
         ),
+        pytest.param(
+            f'user = "{BARE_USER}"\npassword = "{BARE_PASSWORD}"\n',
+            0o600,
+            "SHOW ALL REPLICAS STATUS failed: (1227) Access denied; you need (at least one of) "
+            "the SUPER, SLAVE MONITOR privilege(s)",
+            id="missing-privilege",
+        ),
     ],
 )
-def test_cannot_log_in_is_unknown(
+def test_cannot_look_is_unknown(
     healthy_mariadb: MariaDBPair, tmp_path: Path, content: str, mode: int, reason: str
 ) -> None:
     creds = write_credentials(tmp_path, content, mode)
@@ -354,4 +363,6 @@ def test_cannot_log_in_is_unknown(
     result = run_check(check)
     assert result.status is Status.UNKNOWN
     assert result.summary.startswith(reason.format(port=healthy_mariadb.replica.port, path=creds))
-    assert MONITOR_PASSWORD not in json.dumps(result.to_wire("db_replication"))
+    wire = json.dumps(result.to_wire("db_replication"))
+    assert MONITOR_PASSWORD not in wire
+    assert BARE_PASSWORD not in wire

@@ -25,11 +25,11 @@ from portacare.checks.db_replication import (
 )
 from portacare.checks.db_replication_mysql import (
     ReplicaChannel,
-    _display,
     channel_from_row,
     judge_channel,
     recovery_due,
     recovery_statements,
+    show_statements,
 )
 from portacare.checks.db_replication_pg import (
     StandbyLink,
@@ -512,7 +512,7 @@ def test_recovery_due(last: datetime | None, now: datetime, due: bool) -> None:
 )
 def test_recovery_statements(channel: ReplicaChannel, engine: str, shown: str) -> None:
     statements = recovery_statements(channel, engine)
-    assert _display(statements) == shown
+    assert show_statements(statements) == shown
     # The connection name only ever travels as a bound argument, never spliced into SQL.
     assert all(channel.name not in sql or not channel.name for sql, _ in statements)
 
