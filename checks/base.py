@@ -54,7 +54,9 @@ class CheckOptions(BaseModel):
         None, gt=0, description="seconds between runs (default: the agent's interval)"
     )
     timeout: float | None = Field(
-        None, gt=0, description="seconds before a run is abandoned as UNKNOWN "
+        None,
+        gt=0,
+        description="seconds before a run is abandoned as UNKNOWN "
         "(default: the interval, at most 60)",
     )
 

@@ -1,9 +1,9 @@
 """Errors of the checks package.
 
-    CheckError                 base of everything raised here
-    ├── CheckDiscoveryError    an entry point is invalid, duplicated or not a check
-    └── CheckFailed            a check cannot look (missing tool, refused connection);
-                               the runner reports it as UNKNOWN with the message
+CheckError                 base of everything raised here
+├── CheckDiscoveryError    an entry point is invalid, duplicated or not a check
+└── CheckFailed            a check cannot look (missing tool, refused connection);
+                           the runner reports it as UNKNOWN with the message
 """
 
 from __future__ import annotations

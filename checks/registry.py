@@ -67,8 +67,7 @@ def discover_checks(eps: Iterable[EntryPoint] | None = None) -> CheckRegistry:
             if origins[ep.name] == origin:
                 continue  # the same distribution seen twice on sys.path
             raise CheckDiscoveryError(
-                f"check name {ep.name!r} is registered twice: by {origins[ep.name]} "
-                f"and by {origin}"
+                f"check name {ep.name!r} is registered twice: by {origins[ep.name]} and by {origin}"
             )
         origins[ep.name] = origin
         try:

@@ -23,9 +23,7 @@ __all__ = ["CheckRunner", "run_check", "unknown", "scrub"]
 
 DEFAULT_TIMEOUT_S = 60.0
 
-_SECRET = re.compile(
-    r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key)(\s*[=:]\s*|\s+)(\S+)"
-)
+_SECRET = re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key)(\s*[=:]\s*|\s+)(\S+)")
 
 
 def scrub(text: str) -> str:
