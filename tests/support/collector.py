@@ -94,8 +94,13 @@ def result(
 ) -> dict[str, Any]:
     """One wire-format result."""
     moment = (at or T0).astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return {"check": check, "status": status, "summary": summary or f"{check} {status}",
-            "observed_at": moment, **extra}
+    return {
+        "check": check,
+        "status": status,
+        "summary": summary or f"{check} {status}",
+        "observed_at": moment,
+        **extra,
+    }
 
 
 def build_collector(url: str, **settings: Any) -> Iterator[Collector]:
@@ -111,3 +116,35 @@ def build_collector(url: str, **settings: Any) -> Iterator[Collector]:
 def collector(database_url: str) -> Iterator[Collector]:  # noqa: F811
     """A collector on a fresh database, once on SQLite and once on PostgreSQL."""
     yield from build_collector(database_url)
+
+
+CONTACTS = {
+    "on_duty": ["duty@vendor.example"],
+    "technical_support_manager": ["tsm@vendor.example"],
+    "customer_relations_manager": ["crm@vendor.example"],
+    "cto": ["cto@vendor.example"],
+}
+CUSTOMERS = {"acme": {"hosts": ["*.acme.example"], "contacts": ["noc@acme.example"]}}
+
+
+@pytest.fixture
+def staffed(database_url: str) -> Iterator[Collector]:  # noqa: F811
+    """A collector with contacts for every role and one customer, acme (hosts *.acme.example)."""
+    yield from build_collector(database_url, contacts=CONTACTS, customers=CUSTOMERS)
+
+
+def outbox(c: Collector) -> list[tuple[str, str]]:
+    """(kind, recipient) of every notification written so far, in order."""
+    from sqlalchemy import select
+
+    from portacare.collector.models import Outbox
+
+    with c.sessions() as session:
+        rows = session.scalars(select(Outbox).order_by(Outbox.id))
+        return [(row.kind, row.recipient) for row in rows]
+
+
+def sweep(c: Collector, at: datetime | None = None) -> Any:
+    from portacare.collector.sweep import run_sweep
+
+    return run_sweep(c.sessions, c.settings, at or c.clock())

@@ -41,8 +41,13 @@ def test_an_empty_batch_is_a_heartbeat(collector: Collector) -> None:
     assert response.json() == {"accepted": 0, "duplicate": False}
     hosts = collector.get("/api/v1/hosts")
     assert hosts == [
-        {"host": "sw1", "customer": None, "last_seen": "2026-11-26T12:00:00Z",
-         "status": "OK", "silent": False}
+        {
+            "host": "sw1",
+            "customer": None,
+            "last_seen": "2026-11-26T12:00:00Z",
+            "status": "OK",
+            "silent": False,
+        }
     ]
 
 
@@ -148,15 +153,17 @@ def test_history_since_and_limit(collector: Collector) -> None:
 
     collector.push(
         "sw1",
-        [result("disk", "OK", f"run {i}", at=T0 + timedelta(minutes=i), metrics={"/ used_pct": i})
-         for i in range(5)],
+        [
+            result(
+                "disk", "OK", f"run {i}", at=T0 + timedelta(minutes=i), metrics={"/ used_pct": i}
+            )
+            for i in range(5)
+        ],
     )
     newest_two = collector.get("/api/v1/hosts/sw1/checks/disk/results", limit=2)
     assert [r["summary"] for r in newest_two] == ["run 4", "run 3"]
     assert newest_two[0]["metrics"] == {"/ used_pct": 4.0}
-    since = collector.get(
-        "/api/v1/hosts/sw1/checks/disk/results", since="2026-11-26T12:03:00Z"
-    )
+    since = collector.get("/api/v1/hosts/sw1/checks/disk/results", since="2026-11-26T12:03:00Z")
     assert [r["summary"] for r in since] == ["run 4", "run 3"]
 
 

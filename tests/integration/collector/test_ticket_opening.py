@@ -62,7 +62,9 @@ def test_one_open_ticket_per_host_and_check_and_a_repeat_updates_it(collector: C
     # the P2 first response runs from the original logging time (12:00), not from the raise
     assert ticket["first_response_due"] == "2026-11-26T14:00:00Z"
     assert [e["role"] for e in ticket["escalations"]] == [
-        "technical_support_manager", "customer_relations_manager", "cto",
+        "technical_support_manager",
+        "customer_relations_manager",
+        "cto",
     ]
     timeline = collector.get(f"/api/v1/tickets/{ticket['number']}")["timeline"]
     assert [e["kind"] for e in timeline] == ["opened", "check_changed", "priority_changed"]
