@@ -143,17 +143,23 @@ def judge_channel(
         problems.append(io)
     if problems:
         return Finding(Status.CRITICAL, f"{name}: {', '.join(problems)}")
-    status = judge_lag(channel.seconds_behind, lag_warning, lag_critical)
+    lag = channel.seconds_behind
     source = f" {channel.source}" if channel.source else ""
-    if channel.seconds_behind is None:
-        return Finding(status, f"{name}: threads running but lag unknown (Seconds_Behind NULL)")
-    text = f"{name}: {channel.seconds_behind} s behind primary{source}"
+    if lag is None:
+        return Finding(
+            Status.UNKNOWN, f"{name}: threads running but lag unknown (Seconds_Behind NULL)"
+        )
+    text = f"{name}: {lag} s behind primary{source}"
+    if channel.sql_delay:
+        # A delayed replica (MASTER_DELAY) lags on purpose: only lag beyond the
+        # delay is a problem.
+        lag = max(0, lag - channel.sql_delay)
+        text += f", {lag} s beyond its configured delay of {channel.sql_delay} s"
+    status = judge_lag(lag, lag_warning, lag_critical)
     if status is Status.CRITICAL:
         text += f" (critical at {lag_critical:g} s)"
     elif status is Status.WARNING:
         text += f" (warning at {lag_warning:g} s)"
-    if channel.sql_delay:
-        text += f", configured delay {channel.sql_delay} s"
     return Finding(status, text)
 
 

@@ -175,6 +175,7 @@ class MariaDBPair:
                 self.replica.query("STOP SLAVE %s", (name,))
                 self.replica.query("RESET SLAVE %s ALL", (name,))
         self.replica.query("STOP SLAVE")
+        self.replica.query("CHANGE MASTER TO MASTER_DELAY = 0")
         self._drop_test_rows(self.replica)
         self.replica.query("START SLAVE")
         self.wait_caught_up()

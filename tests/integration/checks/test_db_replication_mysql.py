@@ -273,6 +273,26 @@ def test_lagging_replica(
     assert result.metrics["default seconds_behind"] >= 2
 
 
+def test_delayed_replica_is_judged_beyond_its_delay(
+    healthy_mariadb: MariaDBPair, run_on: RunCheck
+) -> None:
+    pair = healthy_mariadb
+    pair.replica.query("STOP SLAVE")
+    pair.replica.query("CHANGE MASTER TO MASTER_DELAY = 60")
+    pair.replica.query("START SLAVE")
+    pair.primary.query("UPDATE app.items SET v = v + 1 WHERE id = 2")
+    wait_for(
+        lambda: (_replica_status(pair)["Seconds_Behind_Master"] or 0) >= 2,
+        timeout=30,
+        what="delayed replica 2 s behind",
+    )
+    # 2 s and more behind, but well within the 60 s it is told to wait: not a lag.
+    result = run_on(pair.replica, lag_warning=1, lag_critical=3600)
+    assert result.status is Status.OK
+    assert result.summary.endswith(" s beyond its configured delay of 60 s")
+    assert result.details["connections"]["default"]["sql_delay"] == 60
+
+
 def test_stopped_primary(healthy_mariadb: MariaDBPair, run_on: RunCheck) -> None:
     pair = healthy_mariadb
     pair.primary.stop()

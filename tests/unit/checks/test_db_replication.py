@@ -416,10 +416,25 @@ def _channel(**changes: Any) -> ReplicaChannel:
             id="lag-critical",
         ),
         pytest.param(
-            _channel(seconds_behind=5, sql_delay=3600),
+            _channel(seconds_behind=3605, sql_delay=3600),
             Status.OK,
-            "default connection: 5 s behind primary db0:3306, configured delay 3600 s",
-            id="delayed-replica",
+            "default connection: 3605 s behind primary db0:3306, 5 s beyond its configured "
+            "delay of 3600 s",
+            id="delayed-replica-on-time",
+        ),
+        pytest.param(
+            _channel(seconds_behind=20, sql_delay=3600),
+            Status.OK,
+            "default connection: 20 s behind primary db0:3306, 0 s beyond its configured "
+            "delay of 3600 s",
+            id="delayed-replica-idle-primary",
+        ),
+        pytest.param(
+            _channel(seconds_behind=3700, sql_delay=3600),
+            Status.WARNING,
+            "default connection: 3700 s behind primary db0:3306, 100 s beyond its configured "
+            "delay of 3600 s (warning at 60 s)",
+            id="delayed-replica-late",
         ),
         pytest.param(
             _channel(seconds_behind=None),
