@@ -84,6 +84,7 @@ class StandbyState:
     pause_state: str  # not paused, pause requested, paused
     lag_s: float | None
     lag_bytes: int | None
+    apply_delay_s: float = 0.0  # recovery_min_apply_delay: lag the standby keeps on purpose
 
 
 def _size(count: int | None) -> str:
@@ -113,12 +114,17 @@ def _lag_finding(
     lag_bytes: int | None,
     options: DbReplicationOptions,
     behind: str = "",
+    delay_s: float = 0.0,
 ) -> Finding:
+    seconds = "?" if lag_s is None else f"{lag_s:.1f}"
+    text = f"{prefix} {seconds} s / {_size(lag_bytes)} behind{behind}"
+    if delay_s and lag_s is not None:
+        # A delayed standby lags on purpose: only lag beyond the delay is a problem.
+        lag_s = max(0.0, lag_s - delay_s)
+        text += f", {lag_s:.1f} s beyond its configured delay of {delay_s:g} s"
     by_time = judge_lag(lag_s, options.lag_warning, options.lag_critical)
     by_size = _bytes_status(lag_bytes, options.lag_bytes_warning, options.lag_bytes_critical)
     status = Status.worst([by_time, by_size])
-    seconds = "?" if lag_s is None else f"{lag_s:.1f}"
-    text = f"{prefix} {seconds} s / {_size(lag_bytes)} behind{behind}"
     limits = []
     if by_time in (Status.WARNING, Status.CRITICAL):
         seconds_limit = options.lag_critical if by_time is Status.CRITICAL else options.lag_warning
@@ -177,7 +183,11 @@ def judge_standby(state: StandbyState, options: DbReplicationOptions) -> list[Fi
             )
         )
     behind = f" primary {state.sender}" if state.sender else ""
-    findings.append(_lag_finding("replaying", state.lag_s, state.lag_bytes, options, behind))
+    findings.append(
+        _lag_finding(
+            "replaying", state.lag_s, state.lag_bytes, options, behind, state.apply_delay_s
+        )
+    )
     return findings
 
 
@@ -260,6 +270,10 @@ def read_standby(server: _Server) -> StandbyState:
         paused = server.rows("SELECT pg_is_wal_replay_paused() AS paused")[0]["paused"]
         pause = "paused" if paused else "not paused"
     replay = server.rows(_REPLAY_SQL)[0]
+    delay = server.rows(
+        "SELECT setting::float8 / 1000 AS s FROM pg_settings"
+        " WHERE name = 'recovery_min_apply_delay'"
+    )
     sender = ""
     if receiver is not None and receiver["sender_host"]:
         sender = f"{receiver['sender_host']}:{receiver['sender_port']}"
@@ -269,6 +283,7 @@ def read_standby(server: _Server) -> StandbyState:
         pause_state=pause,
         lag_s=replay["lag_s"],
         lag_bytes=None if replay["lag_bytes"] is None else int(replay["lag_bytes"]),
+        apply_delay_s=float(delay[0]["s"]) if delay else 0.0,
     )
 
 
@@ -310,6 +325,7 @@ def _observe(server: _Server, options: DbReplicationOptions) -> Observation:
                 "wal_receiver": standby.receiver,
                 "sender": standby.sender,
                 "replay": standby.pause_state,
+                "apply_delay_s": standby.apply_delay_s,
             }
     watch_standbys = options.expected_replicas is not None or bool(options.expected_standbys)
     if role == "primary" and in_recovery and options.role == "primary":

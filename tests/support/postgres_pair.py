@@ -178,6 +178,10 @@ class PostgresPair:
         paused = self.standby.query("SELECT pg_get_wal_replay_pause_state() AS s")[0]["s"]
         if paused != "not paused":
             self.standby.query("SELECT pg_wal_replay_resume()")
+        delay = self.standby.query("SELECT current_setting('recovery_min_apply_delay') AS d")
+        if delay[0]["d"] != "0":
+            self.standby.query("ALTER SYSTEM RESET recovery_min_apply_delay")
+            self.standby.query("SELECT pg_reload_conf()")
         wait_for(self.streaming, timeout=30, what="PostgreSQL standby streaming and caught up")
 
 

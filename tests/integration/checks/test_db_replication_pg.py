@@ -223,6 +223,31 @@ def test_lagging_standby(
     assert limit in result.summary
 
 
+def test_delayed_standby_is_judged_beyond_its_delay(
+    healthy_postgres: PostgresPair, run_on: RunCheck
+) -> None:
+    pair = healthy_postgres
+    pair.primary.query("UPDATE items SET v = v + 1 WHERE id = 1")
+    wait_for(pair.streaming, timeout=30, what="standby replaying the update")
+    pair.standby.query("ALTER SYSTEM SET recovery_min_apply_delay = '60s'")
+    pair.standby.query("SELECT pg_reload_conf()")
+    wait_for(
+        lambda: (
+            pair.standby.query("SELECT current_setting('recovery_min_apply_delay') AS d")[0]["d"]
+            == "1min"
+        ),
+        timeout=10,
+        what="standby reloading its configuration",
+    )
+    pair.primary.query("UPDATE items SET v = v + 1 WHERE id = 1")
+    wait_for(lambda: _lags(pair)[1] >= 2.0, timeout=30, what="delayed standby 2 s behind")
+    # 2 s and more behind, but well within the minute it is told to wait: not a lag.
+    result = run_on(pair.standby, lag_warning=1, lag_critical=3600)
+    assert result.status is Status.OK
+    assert result.summary.endswith(" beyond its configured delay of 60 s")
+    assert result.details["standby"]["apply_delay_s"] == 60
+
+
 def test_stopped_primary(healthy_postgres: PostgresPair, run_on: RunCheck) -> None:
     pair = healthy_postgres
     pair.primary.stop()

@@ -683,6 +683,28 @@ def _standby(**changes: Any) -> StandbyState:
             ],
             id="lag-critical",
         ),
+        pytest.param(
+            _standby(lag_s=65.0, lag_bytes=100, apply_delay_s=60),
+            [
+                (
+                    Status.OK,
+                    "replaying 65.0 s / 100 B behind primary 10.0.0.1:5432, 5.0 s beyond its "
+                    "configured delay of 60 s",
+                )
+            ],
+            id="delayed-standby-on-time",
+        ),
+        pytest.param(
+            _standby(lag_s=200.0, lag_bytes=100, apply_delay_s=60),
+            [
+                (
+                    Status.WARNING,
+                    "replaying 200.0 s / 100 B behind primary 10.0.0.1:5432, 140.0 s beyond its "
+                    "configured delay of 60 s (warning at 60 s)",
+                )
+            ],
+            id="delayed-standby-late",
+        ),
     ],
 )
 def test_judge_standby(state: StandbyState, expected: list[tuple[Status, str]]) -> None:
