@@ -99,7 +99,8 @@ def deliver_due(
         ).all()
         for row in rows:
             row.claimed_until = lease
-        session.expunge_all()
+        session.flush()
+        session.expunge_all()  # plain records from here on: sending happens outside the transaction
     for row in rows:
         try:
             senders[row.channel](settings, row)

@@ -37,7 +37,7 @@ def _agent_config(path: Path, collector: CollectorProcess, token_file: Path, ena
 [agent]
 collector = "{collector.url}"
 token_file = "{token_file}"
-state_dir = "{path.parent / 'state'}"
+state_dir = "{path.parent / "state"}"
 interval = 1
 startup_jitter = 0
 push_interval = 0.5
@@ -52,7 +52,7 @@ critical = {max(used - 1, 0):.2f}
 
 [checks.sequence]
 enabled = {str(enabled).lower()}
-log_file = "{path.parent / 'produced.txt'}"
+log_file = "{path.parent / "produced.txt"}"
 """
     )
 
@@ -70,6 +70,7 @@ def test_a_failing_disk_becomes_one_ticket_and_every_result_arrives_once(tmp_pat
     collector.start()
     agent.start()
     try:
+
         def tickets() -> list[dict]:
             return collector.get("/api/v1/tickets", noc, host=host)
 
@@ -104,9 +105,7 @@ def test_a_failing_disk_becomes_one_ticket_and_every_result_arrives_once(tmp_pat
         assert drained()
 
         produced = [int(n) for n in (tmp_path / "produced.txt").read_text().split()]
-        history = collector.get(
-            f"/api/v1/hosts/{host}/checks/sequence/results", noc, limit=10000
-        )
+        history = collector.get(f"/api/v1/hosts/{host}/checks/sequence/results", noc, limit=10000)
         stored = [int(r["metrics"]["seq"]) for r in history]
         assert len(stored) == len(set(stored)), "a result was stored twice"
         assert set(stored) <= set(produced)

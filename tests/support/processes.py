@@ -27,6 +27,11 @@ class CollectorProcess:
     database_url: str
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    config: Path | None = None
+
+    def _command(self) -> list[str]:
+        command = [str(BIN / "portacare-collector")]
+        return command + (["--config", str(self.config)] if self.config else [])
 
     @property
     def url(self) -> str:
@@ -37,16 +42,23 @@ class CollectorProcess:
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
-            [str(BIN / "portacare-collector"), *args],
-            env=self.env(), cwd=self.workdir, capture_output=True, text=True, check=True,
+            [*self._command(), *args],
+            env=self.env(),
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return done.stdout.strip()
 
     def start(self, *extra: str) -> None:
         with (self.workdir / "collector.log").open("ab") as log:  # the child keeps its copy
             self.process = subprocess.Popen(
-                [str(BIN / "portacare-collector"), "serve", "--port", str(self.port), *extra],
-                env=self.env(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+                [*self._command(), "serve", "--port", str(self.port), *extra],
+                env=self.env(),
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         wait_for(self._healthy, timeout=30, what=f"collector on port {self.port}")
 
@@ -62,9 +74,21 @@ class CollectorProcess:
             self.process.wait(timeout=30)
         self.process = None
 
+    def post(self, path: str, token: str, body: Any) -> Any:
+        response = requests.post(
+            f"{self.url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()
+
     def get(self, path: str, token: str, **params: Any) -> Any:
         response = requests.get(
-            f"{self.url}{path}", params=params, headers={"Authorization": f"Bearer {token}"},
+            f"{self.url}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
             timeout=10,
         )
         response.raise_for_status()
@@ -87,7 +111,9 @@ class AgentProcess:
         with (self.config.parent / "agent.log").open("ab") as log:
             self.process = subprocess.Popen(
                 [str(BIN / "portacare-agent"), "run", "--config", str(self.config)],
-                env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
 
     def kill(self, signum: int = signal.SIGKILL) -> None:
@@ -99,7 +125,10 @@ class AgentProcess:
     def run(self, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(BIN / "portacare-agent"), *args, "--config", str(config or self.config)],
-            env=self.env(), capture_output=True, text=True, timeout=120,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
 

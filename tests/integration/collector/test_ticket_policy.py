@@ -209,3 +209,14 @@ def test_a_stale_check_shows_unknown(staffed: Collector) -> None:
     assert (checks["disk"]["status"], checks["disk"]["stale"]) == ("UNKNOWN", True)
     assert checks["disk"]["summary"].startswith("stale: no result since 2026-11-26 12:00Z")
     assert staffed.get("/api/v1/hosts")[0]["status"] == "UNKNOWN"
+
+
+def test_a_ticket_resolved_at_30_minutes_sends_no_escalation(staffed: Collector) -> None:
+    _push(staffed, 0, "CRITICAL")  # disk CRITICAL: P2, TSM at +1 h
+    [ticket] = _tickets(staffed)
+    staffed.clock.now = _at(30)
+    resolved = staffed.post(f"/api/v1/tickets/{ticket['number']}/resolve", {"message": "fixed"})
+    assert resolved.status_code == 200
+    for minutes in (61, 4 * 60 + 1, 8 * 60 + 1):
+        assert sweep(staffed, _at(minutes)).escalations == 0
+    assert [k for k, _ in outbox(staffed)].count("escalation") == 0
