@@ -291,10 +291,10 @@ def judge_lag(seconds: float | None, warning: float, critical: float) -> Status:
     return Status.OK
 
 
-def judge_count(streaming: int, expected: int | None, what: str = "replicas") -> Finding:
+def judge_count(streaming: int, expected: int | None, noun: str = "replica") -> Finding:
     """How many replicas stream from a primary against how many must (default: one)."""
     needed = 1 if expected is None else expected
-    text = f"{streaming} {what} streaming"
+    text = f"{streaming} {noun}{'' if streaming == 1 else 's'} streaming"
     if streaming < needed:
         return Finding(Status.CRITICAL, f"{text}, expected {needed}")
     return Finding(Status.OK, text)

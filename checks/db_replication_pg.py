@@ -155,7 +155,7 @@ def judge_standbys(links: list[StandbyLink], options: DbReplicationOptions) -> l
             findings.append(Finding(Status.CRITICAL, f"standby '{name}' is {link.state}"))
     streaming = [link for link in links if link.state == "streaming"]
     if options.expected_replicas is not None or not options.expected_standbys:
-        findings.append(judge_count(len(streaming), options.expected_replicas, "standbys"))
+        findings.append(judge_count(len(streaming), options.expected_replicas, "standby"))
     for link in streaming:
         # NULL lag means no WAL to time recently: the standby has caught up.
         lag_s = 0.0 if link.lag_s is None else link.lag_s

@@ -121,7 +121,7 @@ def test_healthy_replica_is_ok(healthy_mariadb: MariaDBPair, run_on: RunCheck) -
 def test_primary_counts_streaming_replicas(healthy_mariadb: MariaDBPair, run_on: RunCheck) -> None:
     result = run_on(healthy_mariadb.primary)
     assert result.status is Status.OK
-    assert result.summary == "primary OK: 1 replicas streaming"
+    assert result.summary == "primary OK: 1 replica streaming"
     assert result.metrics["replicas_streaming"] == 1
     assert result.details["replicas"]["binlog_dump_threads"][0]["user"] == "repl"
     # The monitor account has only what the documentation asks for: no replica hosts list.
@@ -133,7 +133,7 @@ def test_primary_with_fewer_replicas_than_expected_is_critical(
 ) -> None:
     result = run_on(healthy_mariadb.primary, expected_replicas=2)
     assert result.status is Status.CRITICAL
-    assert result.summary == "1 replicas streaming, expected 2"
+    assert result.summary == "1 replica streaming, expected 2"
 
 
 def test_primary_configured_as_replica_is_critical(
@@ -334,6 +334,30 @@ def test_unreachable_second_source_is_critical_alone(
     )
     assert result.details["connections"]["default"]["status"] == "OK"
     assert result.details["connections"]["offsite"]["status"] == "CRITICAL"
+
+
+@pytest.mark.parametrize(
+    ("server", "summary"),
+    [
+        pytest.param(
+            "replica",
+            "replica OK: default channel: 0 s behind primary 127.0.0.1:{port}",
+            id="replica",
+        ),
+        pytest.param("primary", "primary OK: 1 replica streaming", id="primary"),
+    ],
+)
+def test_mysql_spellings_against_mariadb(
+    healthy_mariadb: MariaDBPair, run_on: RunCheck, server: str, summary: str
+) -> None:
+    """engine = "mysql" on a real server: its statements and fallbacks, not MySQL itself.
+
+    MariaDB answers MySQL's SHOW REPLICA STATUS for its default connection; there
+    is no MySQL server in the test environment, so this is as close as it gets.
+    """
+    result = run_on(getattr(healthy_mariadb, server), engine="mysql")
+    assert result.status is Status.OK
+    assert result.summary == summary.format(port=healthy_mariadb.primary.port)
 
 
 def test_socket_login_with_my_cnf_file(healthy_mariadb: MariaDBPair, tmp_path: Path) -> None:

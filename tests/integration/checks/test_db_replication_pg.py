@@ -79,7 +79,7 @@ def test_primary_counts_standbys_by_default(
 ) -> None:
     result = run_on(healthy_postgres.primary)
     assert result.status is Status.OK
-    assert result.summary.startswith("primary OK: 1 standbys streaming; standby 'standby1' ")
+    assert result.summary.startswith("primary OK: 1 standby streaming; standby 'standby1' ")
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_primary_counts_standbys_by_default(
             id="named-standby-missing",
         ),
         pytest.param(
-            {"expected_replicas": 2}, "1 standbys streaming, expected 2", id="too-few-standbys"
+            {"expected_replicas": 2}, "1 standby streaming, expected 2", id="too-few-standbys"
         ),
         pytest.param(
             {"role": "replica"},

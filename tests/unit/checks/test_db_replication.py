@@ -219,7 +219,7 @@ def test_judge_lag(seconds: float | None, status: Status) -> None:
 @pytest.mark.parametrize(
     ("streaming", "expected", "finding"),
     [
-        pytest.param(1, None, Finding(Status.OK, "1 replicas streaming"), id="default-one"),
+        pytest.param(1, None, Finding(Status.OK, "1 replica streaming"), id="default-one"),
         pytest.param(
             0, None, Finding(Status.CRITICAL, "0 replicas streaming, expected 1"), id="default-none"
         ),
@@ -549,7 +549,7 @@ def _link(
         pytest.param(
             [_link()],
             {},
-            [(Status.OK, "1 standbys streaming"), (Status.OK, "standby 's1' 0.5 s / 0 B behind")],
+            [(Status.OK, "1 standby streaming"), (Status.OK, "standby 's1' 0.5 s / 0 B behind")],
             id="one-streaming",
         ),
         pytest.param(
@@ -592,7 +592,7 @@ def _link(
             [_link(lag_s=90, lag_bytes=3 * 1024 * 1024)],
             {"expected_replicas": 1},
             [
-                (Status.OK, "1 standbys streaming"),
+                (Status.OK, "1 standby streaming"),
                 (Status.WARNING, "standby 's1' 90.0 s / 3.0 MiB behind (warning at 60 s)"),
             ],
             id="time-warning",
@@ -601,7 +601,7 @@ def _link(
             [_link(lag_bytes=2048)],
             {"expected_replicas": 1, "lag_bytes_warning": 1024, "lag_bytes_critical": 2048},
             [
-                (Status.OK, "1 standbys streaming"),
+                (Status.OK, "1 standby streaming"),
                 (Status.CRITICAL, "standby 's1' 0.5 s / 2.0 KiB behind (critical at 2.0 KiB)"),
             ],
             id="bytes-critical",
