@@ -270,6 +270,23 @@ def test_stopped_primary(healthy_postgres: PostgresPair, run_on: RunCheck) -> No
     assert on_primary.summary.startswith(f"cannot connect to 127.0.0.1:{pair.primary.port}: ")
 
 
+def test_socket_directory_login(healthy_postgres: PostgresPair, tmp_path: Path) -> None:
+    creds = write_credentials(tmp_path, f"[client]\nuser={MONITOR_USER}\ndatabase=postgres\n")
+    standby = healthy_postgres.standby
+    check = DbReplicationCheck.from_config(
+        {
+            "engine": "postgresql",
+            "socket": str(standby.socket_dir),
+            "port": standby.port,
+            "credentials_file": str(creds),
+        },
+        CheckContext(state_dir=tmp_path),
+    )
+    result = run_check(check)
+    assert result.status is Status.OK, result.summary
+    assert result.summary.startswith("replica OK: replaying ")
+
+
 def test_wrong_password_is_unknown(healthy_postgres: PostgresPair, run_on: RunCheck) -> None:
     result = run_on(healthy_postgres.standby, password=MONITOR_PASSWORD + "x")
     assert result.status is Status.UNKNOWN
