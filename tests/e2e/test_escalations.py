@@ -16,7 +16,7 @@ import pytest
 from portacare.checks import format_time, parse_time, utc_now
 
 from ..support.processes import CollectorProcess
-from ..support.receivers import SmtpSink, WebhookSink, smtp_sink, webhook_sink  # noqa: F401
+from ..support.receivers import SmtpSink, WebhookSink
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +64,7 @@ def _push(collector: CollectorProcess, token: str, host: str, check: str) -> Non
 def test_p1_escalates_to_tsm_then_crm_then_cto_once_each(
     tmp_path: Path,
     smtp_sink: SmtpSink,
-    webhook_sink: WebhookSink,  # noqa: F811
+    webhook_sink: WebhookSink,
 ) -> None:
     config = tmp_path / "collector.toml"
     _config(config, smtp_sink, webhook_sink)

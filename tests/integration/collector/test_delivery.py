@@ -10,13 +10,13 @@ from portacare.checks import utc_now
 from portacare.collector.delivery import deliver_due
 
 from ...support.collector import Collector, build_collector, result, sweep
-from ...support.receivers import SmtpSink, WebhookSink, smtp_sink, webhook_sink  # noqa: F401
+from ...support.receivers import SmtpSink, WebhookSink
 
 HOST = "sw1.acme.example"
 
 
 @pytest.fixture
-def wired(database_url: str, smtp_sink: SmtpSink, webhook_sink: WebhookSink):  # noqa: F811
+def wired(database_url: str, smtp_sink: SmtpSink, webhook_sink: WebhookSink):
     contacts = {
         "on_duty": ["duty@vendor.example", webhook_sink.url("/hooks/noc")],
         "technical_support_manager": ["tsm@vendor.example"],
@@ -41,7 +41,7 @@ def _deliver(c: Collector, after: float = 0) -> tuple[int, int]:
 def test_opening_reaches_the_customer_by_mail_and_the_noc_by_webhook(
     wired: Collector,
     smtp_sink: SmtpSink,
-    webhook_sink: WebhookSink,  # noqa: F811
+    webhook_sink: WebhookSink,
 ) -> None:
     wired.push(HOST, [result("disk", "CRITICAL", "/var 97% used")])
     assert _deliver(wired) == (3, 0)
@@ -61,7 +61,7 @@ def test_opening_reaches_the_customer_by_mail_and_the_noc_by_webhook(
 def test_a_failing_smtp_server_delays_delivery_and_loses_nothing(
     wired: Collector,
     smtp_sink: SmtpSink,
-    webhook_sink: WebhookSink,  # noqa: F811
+    webhook_sink: WebhookSink,
 ) -> None:
     smtp_sink.refuse_next = 2
     webhook_sink.refuse_next = 1

@@ -212,7 +212,7 @@ def test_a_stale_check_shows_unknown(staffed: Collector) -> None:
 
 
 def test_a_ticket_resolved_at_30_minutes_sends_no_escalation(staffed: Collector) -> None:
-    _push(staffed, 0, "CRITICAL")  # disk CRITICAL: P2, TSM at +1 h
+    _push(staffed, 0, "CRITICAL", interval=86400)  # disk CRITICAL: P2, TSM at +1 h
     [ticket] = _tickets(staffed)
     staffed.clock.now = _at(30)
     resolved = staffed.post(f"/api/v1/tickets/{ticket['number']}/resolve", {"message": "fixed"})
