@@ -301,6 +301,13 @@ def read_replicas(server: _Server, engine: str) -> tuple[int, dict[str, Any]]:
         hosts = server.try_rows("SHOW SLAVE HOSTS")
     if isinstance(dumps, str) and isinstance(hosts, str):
         raise CheckFailed(f"cannot list replicas: {dumps}; {hosts}")
+    if isinstance(hosts, str) and not dumps and not _may_see_all_threads(server):
+        # Without PROCESS the process list shows only our own threads: an empty
+        # list would read as "no replica connected" when it means "cannot see".
+        raise CheckFailed(
+            "cannot see the replicas: the monitoring user needs the PROCESS privilege "
+            f"(the replica hosts list was refused too: {hosts})"
+        )
     dump_rows = dumps if isinstance(dumps, list) else []
     host_rows = hosts if isinstance(hosts, list) else []
     details: dict[str, Any] = {
@@ -316,6 +323,17 @@ def read_replicas(server: _Server, engine: str) -> tuple[int, dict[str, Any]]:
         if isinstance(refused, str):
             details[key] = f"not available: {refused}"
     return max(len(dump_rows), len(host_rows)), details
+
+
+def _may_see_all_threads(server: _Server) -> bool:
+    """True when the logged-in account holds PROCESS (or SUPER) globally."""
+    rows = server.try_rows(
+        "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES"
+        " WHERE PRIVILEGE_TYPE IN ('PROCESS', 'SUPER') AND GRANTEE = CONCAT("
+        "'''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''',"
+        " SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')"
+    )
+    return isinstance(rows, list) and bool(rows)
 
 
 def observe(

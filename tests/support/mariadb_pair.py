@@ -40,6 +40,9 @@ RECOVER_PASSWORD = "Fix-pw-55e0a1"
 # An account that may log in and nothing more.
 BARE_USER = "bare"
 BARE_PASSWORD = "Bare-pw-07c3d2"
+# An account that may read replication status but not other sessions' threads.
+NOPROCESS_USER = "noproc"
+NOPROCESS_PASSWORD = "Noproc-pw-6b19e4"
 REPL_USER = "repl"
 REPL_PASSWORD = "repl-pw-91d2"
 #: Tests insert rows from this id up; healing removes them on both sides.
@@ -252,6 +255,11 @@ def mariadb_pair() -> Iterator[MariaDBPair]:
                 (RECOVER_USER,),
             ),
             ("CREATE USER %s@'127.0.0.1' IDENTIFIED BY %s", (BARE_USER, BARE_PASSWORD)),
+            (
+                "CREATE USER %s@'127.0.0.1' IDENTIFIED BY %s",
+                (NOPROCESS_USER, NOPROCESS_PASSWORD),
+            ),
+            ("GRANT SLAVE MONITOR ON *.* TO %s@'127.0.0.1'", (NOPROCESS_USER,)),
             ("CREATE DATABASE app", None),
             (
                 "CREATE TABLE app.items (id INT PRIMARY KEY, v INT NOT NULL DEFAULT 0)"

@@ -24,6 +24,8 @@ from tests.support.mariadb_pair import (
     BARE_USER,
     MONITOR_PASSWORD,
     MONITOR_USER,
+    NOPROCESS_PASSWORD,
+    NOPROCESS_USER,
     RECOVER_PASSWORD,
     RECOVER_USER,
     MariaDBPair,
@@ -134,6 +136,37 @@ def test_primary_with_fewer_replicas_than_expected_is_critical(
     result = run_on(healthy_mariadb.primary, expected_replicas=2)
     assert result.status is Status.CRITICAL
     assert result.summary == "1 replica streaming, expected 2"
+
+
+def test_primary_whose_replica_disconnected_is_critical(
+    healthy_mariadb: MariaDBPair, run_on: RunCheck
+) -> None:
+    pair = healthy_mariadb
+    pair.replica.query("STOP SLAVE IO_THREAD")
+    wait_for(
+        lambda: (
+            not pair.primary.query(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'"
+            )
+        ),
+        timeout=30,
+        what="primary's binlog dump thread ending",
+    )
+    result = run_on(pair.primary)
+    assert result.status is Status.CRITICAL
+    assert result.summary == "0 replicas streaming, expected 1"
+
+
+def test_primary_without_process_privilege_is_unknown(
+    healthy_mariadb: MariaDBPair, run_on: RunCheck
+) -> None:
+    # Its process list shows no binlog dump thread: "cannot see", not "no replica".
+    result = run_on(healthy_mariadb.primary, user=NOPROCESS_USER, password=NOPROCESS_PASSWORD)
+    assert result.status is Status.UNKNOWN
+    assert result.summary.startswith(
+        "cannot see the replicas: the monitoring user needs the PROCESS privilege "
+        "(the replica hosts list was refused too: (1227) Access denied"
+    )
 
 
 def test_primary_configured_as_replica_is_critical(
