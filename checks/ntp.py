@@ -611,8 +611,9 @@ def summarise(
         more = f" (largest of {len(answered)})" if len(answered) > 1 else ""
         findings.append((Status.OK, worst[0][1] + more))
     daemon_verdict = judge_daemon(daemon, options)
+    # no server asked and no daemon found: OK would claim a clock nobody looked at
     observed_nothing = not readings and isinstance(daemon, DaemonAbsent)
-    if observed_nothing:
+    if observed_nothing and daemon_verdict[0] is Status.OK:
         daemon_verdict = (
             Status.UNKNOWN,
             f"nothing to observe: no NTP servers configured and {daemon_verdict[1]}",

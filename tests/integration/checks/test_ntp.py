@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -61,22 +62,23 @@ def test_synchronised_host_and_server_in_time_is_ok(chrony_server, chrony_client
 
 
 @pytest.mark.parametrize(
-    ("skew", "status", "text"),
+    ("skew", "status", "offset"),
     [
-        pytest.param(0.3, Status.WARNING, "offset +300.0 ms against", id="300ms-ahead-warns"),
-        pytest.param(-0.4, Status.WARNING, "offset -400.0 ms against", id="400ms-behind-warns"),
-        pytest.param(2.5, Status.CRITICAL, "offset +2.500 s against", id="2.5s-ahead-critical"),
+        pytest.param(0.3, Status.WARNING, r"\+\d{3}\.\d ms", id="300ms-ahead-warns"),
+        pytest.param(-0.4, Status.WARNING, r"-\d{3}\.\d ms", id="400ms-behind-warns"),
+        pytest.param(2.5, Status.CRITICAL, r"\+2\.\d{3} s", id="2.5s-ahead-critical"),
     ],
 )
-def test_server_offset_against_thresholds(chrony_client, ntp_responder, skew, status, text):
+def test_server_offset_against_thresholds(chrony_client, ntp_responder, skew, status, offset):
     server = ntp_responder(skew=skew)
 
     result = run_ntp(chrony_client, servers=[server.address])
 
     assert result.status is status, result.summary
-    assert result.summary.startswith(text), result.summary
     limit = "critical at 1000 ms" if status is Status.CRITICAL else "warning at 100 ms"
-    assert limit in result.summary
+    # the measured offset wobbles by microseconds: the value is checked by the metric
+    expected = rf"offset {offset} against {re.escape(server.address)} \({limit}\); "
+    assert re.match(expected, result.summary), result.summary
     assert result.metrics[f"{server.address} offset_ms"] == pytest.approx(skew * 1000, abs=50)
     assert server.requests == 3
 
@@ -167,8 +169,8 @@ def test_daemon_serving_only_its_local_clock_warns(chrony_server):
 @pytest.mark.parametrize(
     ("skew", "status", "text"),
     [
-        pytest.param(0.5, Status.WARNING, "offset +500.0 ms (warning at 100 ms)", id="behind"),
-        pytest.param(-1.5, Status.CRITICAL, "offset -1.500 s (critical at 1000 ms)", id="ahead"),
+        pytest.param(0.5, Status.WARNING, r"\+\d{3}\.\d ms \(warning at 100 ms\)", id="behind"),
+        pytest.param(-1.5, Status.CRITICAL, r"-1\.\d{3} s \(critical at 1000 ms\)", id="ahead"),
     ],
 )
 def test_daemon_offset_against_thresholds(chronyd_factory, ntp_responder, skew, status, text):
@@ -184,7 +186,9 @@ def test_daemon_offset_against_thresholds(chronyd_factory, ntp_responder, skew, 
     result = run_ntp(daemon, servers=[])
 
     assert result.status is status, result.summary
-    assert result.summary == f"chrony synchronised to 127.0.0.1, {text}"
+    assert re.fullmatch(rf"chrony synchronised to 127\.0\.0\.1, offset {text}", result.summary), (
+        result.summary
+    )
     assert result.metrics["daemon offset_ms"] == pytest.approx(skew * 1000, abs=50)
 
 

@@ -537,6 +537,12 @@ def test_summarise(readings, daemon, status, summary):
     assert result.summary == summary
 
 
+def test_required_daemon_missing_keeps_its_status_when_nothing_else_is_observed():
+    result = summarise([], DaemonAbsent("chronyc: gone"), options(missing_daemon="CRITICAL"))
+    assert result.status is Status.CRITICAL
+    assert result.summary == "no time daemon found (chronyc: gone)"
+
+
 def test_summarise_metrics_and_details():
     result = summarise([reading(0.0123, delay=0.0456)], SYNCED, options(), "/etc/chrony.conf")
     assert dict(result.metrics) == {
