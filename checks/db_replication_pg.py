@@ -36,6 +36,9 @@ __all__ = [
     "observe",
 ]
 
+_NEEDS_PG_MONITOR = (
+    "cannot see the {what}: the monitoring role needs pg_monitor (GRANT pg_monitor TO ...)"
+)
 # Connections in pg_stat_replication that are not standbys.
 _NOT_STANDBYS = ("pg_basebackup", "pg_receivewal")
 
@@ -47,7 +50,7 @@ SELECT application_name, host(client_addr) AS client, state, sync_state,
            replay_lsn)::bigint AS lag_bytes,
        EXTRACT(EPOCH FROM replay_lag)::float8 AS lag_s
   FROM pg_stat_replication
- WHERE state <> 'backup'
+ WHERE state IS DISTINCT FROM 'backup'
  ORDER BY application_name
 """
 
@@ -247,6 +250,10 @@ def read_links(server: _Server) -> list[StandbyLink]:
         name = row["application_name"] or ""
         if name in _NOT_STANDBYS:
             continue
+        if row["state"] is None:
+            # Without pg_monitor the rows are there but every detail is NULL: that is
+            # "cannot see", not "not streaming".
+            raise CheckFailed(_NEEDS_PG_MONITOR.format(what="standbys' state"))
         links.append(
             StandbyLink(
                 name=name,
@@ -264,6 +271,8 @@ def read_standby(server: _Server) -> StandbyState:
     """The standby's WAL receiver, replay pause state and replay lag."""
     receivers = server.rows("SELECT status, sender_host, sender_port FROM pg_stat_wal_receiver")
     receiver = receivers[0] if receivers else None
+    if receiver is not None and receiver["status"] is None:
+        raise CheckFailed(_NEEDS_PG_MONITOR.format(what="WAL receiver"))
     if server.version >= 140000:
         pause = server.rows("SELECT pg_get_wal_replay_pause_state() AS state")[0]["state"]
     else:

@@ -35,6 +35,9 @@ from tests.support.services import free_port, port_open, require_tool, wait_for
 MONITOR_USER = "monitor"
 MONITOR_PASSWORD = "Pg-mon-pw-3a81f0"  # a literal the tests look for in every result
 STANDBY_NAME = "standby1"
+# A role that may log in but lacks pg_monitor.
+NOMONITOR_USER = "nomon"
+NOMONITOR_PASSWORD = "Pg-nomon-pw-d41c"
 
 _HBA = """\
 local all all trust
@@ -236,6 +239,7 @@ def postgres_pair() -> Iterator[PostgresPair]:
         primary.start()
         for statement in (
             f"CREATE ROLE {MONITOR_USER} LOGIN PASSWORD '{MONITOR_PASSWORD}' IN ROLE pg_monitor",
+            f"CREATE ROLE {NOMONITOR_USER} LOGIN PASSWORD '{NOMONITOR_PASSWORD}'",
             "CREATE ROLE replicator LOGIN REPLICATION",
             "CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL DEFAULT 0)",
             "INSERT INTO items (id) VALUES (1), (2), (3)",

@@ -21,6 +21,8 @@ from tests.support.mariadb_pair import write_credentials
 from tests.support.postgres_pair import (
     MONITOR_PASSWORD,
     MONITOR_USER,
+    NOMONITOR_PASSWORD,
+    NOMONITOR_USER,
     STANDBY_NAME,
     PostgresPair,
     PostgresServer,
@@ -41,11 +43,14 @@ def run_on(tmp_path: Path) -> RunCheck:
     """Run the check against one server of the pair as the monitor role over TCP."""
 
     def run(
-        server: PostgresServer, password: str = MONITOR_PASSWORD, **options: Any
+        server: PostgresServer,
+        password: str = MONITOR_PASSWORD,
+        user: str = MONITOR_USER,
+        **options: Any,
     ) -> CheckResult:
         creds = write_credentials(
             tmp_path,
-            f'[client]\nuser = "{MONITOR_USER}"\npassword = "{password}"\ndbname = "postgres"\n',
+            f'[client]\nuser = "{user}"\npassword = "{password}"\ndbname = "postgres"\n',
         )
         raw = {
             "engine": "postgresql",
@@ -285,6 +290,26 @@ def test_socket_directory_login(healthy_postgres: PostgresPair, tmp_path: Path) 
     result = run_check(check)
     assert result.status is Status.OK, result.summary
     assert result.summary.startswith("replica OK: replaying ")
+
+
+@pytest.mark.parametrize(
+    ("server", "what"),
+    [
+        pytest.param("primary", "standbys' state", id="primary"),
+        pytest.param("standby", "WAL receiver", id="standby"),
+    ],
+)
+def test_role_without_pg_monitor_is_unknown(
+    healthy_postgres: PostgresPair, run_on: RunCheck, server: str, what: str
+) -> None:
+    # Such a role sees the rows with every detail NULL: "cannot see", not "stopped".
+    result = run_on(
+        getattr(healthy_postgres, server), user=NOMONITOR_USER, password=NOMONITOR_PASSWORD
+    )
+    assert result.status is Status.UNKNOWN
+    assert result.summary == (
+        f"cannot see the {what}: the monitoring role needs pg_monitor (GRANT pg_monitor TO ...)"
+    )
 
 
 def test_wrong_password_is_unknown(healthy_postgres: PostgresPair, run_on: RunCheck) -> None:
