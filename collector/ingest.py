@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from portacare.checks import Status
+from portacare.checks import Status, format_time
 
 from .errors import Unavailable
-from .models import Batch, CheckState, Host, Result, StateEvent
+from .liveness import silent_after
+from .models import OPEN_STATES, Batch, CheckState, Host, Result, StateEvent, Ticket
 from .settings import Settings
 from .sweep import on_host_heard
 from .ticket_policy import on_result
 from .tokens import Principal
-from .wire import BatchAccepted, BatchIn, ResultIn
+from .wire import BatchAccepted, BatchIn, DroppedIn, ResultIn
 
 __all__ = ["ingest_batch"]
 
@@ -89,7 +91,7 @@ def _store(
         session.flush()
     except IntegrityError as exc:
         raise _DuplicateBatch from exc
-    host = session.get(Host, host_id)
+    host = session.get(Host, host_id, with_for_update=True)
     assert host is not None
     host.customer = settings.customer_of(host.name, host.customer)
     on_host_heard(session, host, settings, now)
@@ -97,11 +99,56 @@ def _store(
     host.interval_s = batch.agent.interval_s
     if batch.agent.check_intervals:
         host.check_intervals = {**(host.check_intervals or {}), **batch.agent.check_intervals}
-    if batch.results:
-        session.execute(insert(Result), [_history_row(host_id, r, now) for r in batch.results])
+    if batch.agent.dropped:
+        host.dropped = _merge_dropped(host.dropped or {}, batch.agent.dropped)
+    if not batch.results:
+        return 0
+    session.execute(insert(Result), [_history_row(host_id, r, now) for r in batch.results])
+    checks = {r.check for r in batch.results}
+    # one query each for the batch's latest states and open tickets, locked for this transaction
+    states = {
+        s.check: s
+        for s in session.scalars(
+            select(CheckState)
+            .where(CheckState.host_id == host_id, CheckState.check.in_(checks))
+            .with_for_update()
+        )
+    }
+    tickets = {
+        t.check: t
+        for t in session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.host_id == host_id, Ticket.check.in_(checks), Ticket.state.in_(OPEN_STATES)
+            )
+            .with_for_update()
+        )
+    }
+    late_after = silent_after(host, settings.tickets)
     for result in sorted(batch.results, key=lambda r: r.observed_at):
-        _apply_latest(session, host, result, settings, now)
+        state, previous, changed = _apply_latest(session, host, states.get(result.check), result)
+        if state is None:
+            continue
+        states[result.check] = state
+        late = now - result.observed_at > late_after
+        tickets[result.check] = on_result(
+            session, host, state, previous, changed, settings, now, tickets.get(result.check), late
+        )
     return len(batch.results)
+
+
+def _merge_dropped(known: dict[str, Any], reported: dict[str, DroppedIn]) -> dict[str, Any]:
+    """Add an agent's report of results it had to drop (a full spool) to the host's tally."""
+    merged = dict(known)
+    for check, report in reported.items():
+        previous = merged.get(check, {})
+        merged[check] = {
+            "count": int(previous.get("count", 0)) + report.count,
+            "first_observed_at": previous.get("first_observed_at")
+            or format_time(report.first_observed_at),
+            "last_observed_at": format_time(report.last_observed_at),
+        }
+    return merged
 
 
 def _history_row(host_id: int, result: ResultIn, now: datetime) -> dict[str, object]:
@@ -119,16 +166,14 @@ def _history_row(host_id: int, result: ResultIn, now: datetime) -> dict[str, obj
 
 
 def _apply_latest(
-    session: Session, host: Host, result: ResultIn, settings: Settings, now: datetime
-) -> None:
-    """Move the latest state forward; an older result never overwrites a newer one."""
-    state = session.scalar(
-        select(CheckState)
-        .where(CheckState.host_id == host.id, CheckState.check == result.check)
-        .with_for_update()
-    )
+    session: Session, host: Host, state: CheckState | None, result: ResultIn
+) -> tuple[CheckState | None, Status | None, bool]:
+    """Move the latest state forward: (state, previous status, changed).
+
+    An older result never overwrites a newer one: it stays in the history
+    only, and ``state`` comes back as None.
+    """
     status = Status(result.status)
-    previous: Status | None = None
     if state is None:
         state = CheckState(
             host_id=host.id,
@@ -140,13 +185,15 @@ def _apply_latest(
             metrics=result.metrics,
             ok_streak=0,
             history={},
+            ticket_pending=False,
         )
         session.add(state)
         session.flush()
+        previous = None
         changed = status is not Status.OK
     else:
         if result.observed_at < state.observed_at:
-            return  # late: kept in history, the newer state stands
+            return None, None, False
         previous = Status(state.status)
         changed = status is not previous
         if changed:
@@ -166,4 +213,4 @@ def _apply_latest(
                 at=result.observed_at,
             )
         )
-    on_result(session, host, state, previous, changed, settings, now)
+    return state, previous, changed

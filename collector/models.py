@@ -78,6 +78,8 @@ class Host(Base):
     last_seen: Mapped[datetime | None]
     interval_s: Mapped[float] = mapped_column(default=60.0)
     check_intervals: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: per check: results the agent dropped from a full spool (count, first/last observed)
+    dropped: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Token(Base):
@@ -187,6 +189,10 @@ class Ticket(Base):
     #: the due times whose lapse the on-duty queue was already told about
     response_overdue_noted: Mapped[datetime | None]
     update_overdue_noted: Mapped[datetime | None]
+    #: opened from a result that arrived late (replayed after an outage): announced
+    #: by the sweep only if it is still open once the host has caught up
+    reported_late: Mapped[bool] = mapped_column(default=False)
+    announced: Mapped[bool] = mapped_column(default=True)
 
 
 class TicketEvent(Base):

@@ -52,6 +52,7 @@ def list_hosts(session: Session, now: datetime) -> list[HostView]:
                 last_seen=host.last_seen,
                 status=(Status.UNKNOWN if silent and states[host.id] else worst).name,
                 silent=silent,
+                dropped_results=host.dropped or {},
             )
         )
     return views

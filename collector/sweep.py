@@ -33,7 +33,7 @@ from .notifications import describe_age, notify
 from .policy import SILENT_CHECK, priority_for
 from .settings import Settings
 from .silences import active_silence
-from .ticket_policy import maybe_auto_resolve, open_for_failure
+from .ticket_policy import announce, maybe_auto_resolve, open_for_failure
 from .tickets import SYSTEM_ACTOR, find_open_ticket, open_ticket, record, resolve, terms_for
 
 __all__ = ["SweepReport", "run_sweep", "on_host_heard"]
@@ -48,6 +48,7 @@ class SweepReport:
     silent_opened: int = 0
     held_opened: int = 0
     auto_resolved: int = 0
+    late_announced: int = 0
     escalations: int = 0
     overdue_notices: int = 0
 
@@ -60,7 +61,8 @@ class SweepReport:
 def run_sweep(factory: sessionmaker[Session], settings: Settings, now: datetime) -> SweepReport:
     """Do everything that is due at ``now``."""
     report = SweepReport()
-    for part in (_silent_agents, _held_failures, _auto_resolve, _escalations, _overdue):
+    parts = (_silent_agents, _held_failures, _auto_resolve, _announce_late, _escalations, _overdue)
+    for part in parts:
         with transaction(factory) as session:
             part(session, settings, now, report)
     return report
@@ -171,6 +173,23 @@ def _auto_resolve(session: Session, settings: Settings, now: datetime, report: S
         assert host is not None and state is not None
         if maybe_auto_resolve(session, host, state, ticket, settings, now):
             report.auto_resolved += 1
+
+
+def _announce_late(
+    session: Session, settings: Settings, now: datetime, report: SweepReport
+) -> None:
+    """Late tickets still open once their host has caught up get their opening notice now."""
+    query = select(Ticket).where(Ticket.state.in_(OPEN_STATES), Ticket.announced.is_(False))
+    for ticket in _locked(query, session).all():
+        host = session.get(Host, ticket.host_id)
+        state = session.get(CheckState, (ticket.host_id, ticket.check))
+        assert host is not None
+        caught_up = state is not None and now - state.observed_at <= silent_after(
+            host, settings.tickets
+        )
+        if caught_up and not _held_back(session, ticket, host, now):
+            announce(session, settings, ticket, host, now)
+            report.late_announced += 1
 
 
 def _held_back(session: Session, ticket: Ticket, host: Host, now: datetime) -> bool:

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portacare.checks import Status
+from portacare.checks import Status, format_time
 from portacare.sla import Priority
 
 from .flapping import MIN_RESULTS, next_flapping, percent_state_change, remember
@@ -32,7 +32,6 @@ from .silences import active_silence
 from .tickets import (
     SYSTEM_ACTOR,
     change_priority,
-    find_open_ticket,
     open_ticket,
     record,
     reopen,
@@ -40,7 +39,7 @@ from .tickets import (
     terms_for,
 )
 
-__all__ = ["on_result", "open_for_failure", "maybe_auto_resolve"]
+__all__ = ["on_result", "open_for_failure", "maybe_auto_resolve", "announce"]
 
 
 def on_result(
@@ -51,10 +50,16 @@ def on_result(
     changed: bool,
     settings: Settings,
     now: datetime,
-) -> None:
-    """Apply the ticket policy to one (host, check) after its latest state moved."""
+    ticket: Ticket | None,
+    late: bool = False,
+) -> Ticket | None:
+    """Apply the ticket policy to one (host, check) after its latest state moved.
+
+    ``ticket`` is the check's open ticket (locked by the caller); the return
+    value is its open ticket afterwards. ``late`` marks a result that arrived
+    long after it was observed (a replay after an outage).
+    """
     status = Status(state.status)
-    ticket = find_open_ticket(session, host.id, state.check)
     _track_flapping(session, host, state, ticket, settings, now)
     if status is Status.OK:
         state.ticket_pending = False
@@ -62,16 +67,16 @@ def on_result(
             if changed:
                 record(session, ticket, "recovered", f"{state.check} is OK: {state.summary}", now)
                 ticket.check_status = int(status)
-            maybe_auto_resolve(session, host, state, ticket, settings, now)
-        return
+            if maybe_auto_resolve(session, host, state, ticket, settings, now):
+                return None
+        return ticket
     if not changed:
-        return
+        return ticket
     if ticket is None:
         if active_silence(session, host.customer, host.name, state.check, now) is not None:
             state.ticket_pending = True  # opened by the sweep if it still fails afterwards
-            return
-        open_for_failure(session, host, state, settings, now)
-        return
+            return None
+        return open_for_failure(session, host, state, settings, now, late)
     was = "new" if previous is None else previous.name
     record(
         session,
@@ -93,10 +98,16 @@ def on_result(
             f"raised to P{int(priority)}: {state.check} is {status.name}",
             terms_for(settings, host),
         )
+    return ticket
 
 
 def open_for_failure(
-    session: Session, host: Host, state: CheckState, settings: Settings, now: datetime
+    session: Session,
+    host: Host,
+    state: CheckState,
+    settings: Settings,
+    now: datetime,
+    late: bool = False,
 ) -> Ticket:
     """Open a ticket for a failing check, or reopen its ticket resolved within the window."""
     status = Status(state.status)
@@ -121,7 +132,9 @@ def open_for_failure(
             change_priority(
                 session, recent, priority, now, f"raised to P{int(priority)} on reopening", terms
             )
-        if not recent.flapping:
+        if late:
+            _mark_late(session, recent, state, now)
+        elif not recent.flapping:
             notify(
                 session,
                 settings,
@@ -135,6 +148,9 @@ def open_for_failure(
             )
         return recent
     ticket = open_ticket(session, host, state.check, priority, status, state.summary, now, terms)
+    if late:
+        _mark_late(session, ticket, state, now)
+        return ticket
     notify(
         session,
         settings,
@@ -149,6 +165,39 @@ def open_for_failure(
     return ticket
 
 
+def _mark_late(session: Session, ticket: Ticket, state: CheckState, now: datetime) -> None:
+    """A failure learnt from a replay: say so, and hold its announcement for the sweep."""
+    ticket.reported_late = True
+    ticket.announced = False
+    record(
+        session,
+        ticket,
+        "reported_late",
+        f"happened while the host could not report: observed {format_time(state.observed_at)}, "
+        f"received {format_time(now)}",
+        now,
+    )
+
+
+def announce(
+    session: Session, settings: Settings, ticket: Ticket, host: Host, now: datetime
+) -> None:
+    """Tell the customer and the on-duty queue about a late ticket that is still open."""
+    ticket.announced = True
+    notify(
+        session,
+        settings,
+        ticket,
+        host,
+        "opened",
+        ["customer", "on_duty"],
+        now,
+        headline=f"{Status(ticket.check_status).name}: {ticket.summary} (began while the host "
+        "could not report)",
+        lines=[f"Please quote request number {ticket.id} in any reply."],
+    )
+
+
 def maybe_auto_resolve(
     session: Session,
     host: Host,
@@ -161,12 +210,12 @@ def maybe_auto_resolve(
     rules = settings.tickets
     if ticket.check == SILENT_CHECK or Status(state.status) is not Status.OK:
         return False
-    # OK "for 10 minutes" counts from the first OK observation to now, as long as the check
-    # keeps reporting: a check gone stale proves nothing about the present.
-    ok_for = now - state.since
+    # OK "for 10 minutes" counts from the first OK observation to now while the check keeps
+    # reporting; for a check gone quiet (or a replay of old results) only up to its last
+    # observation: a stale OK proves nothing about the present.
+    evidence_until = state.observed_at if is_stale(host, state, now, rules) else now
+    ok_for = evidence_until - state.since
     if state.ok_streak < rules.auto_resolve_ok_results or ok_for < rules.auto_resolve_after:
-        return False
-    if is_stale(host, state, now, rules):
         return False
     message = (
         f"auto-resolved: {state.check} OK for {describe_age(ok_for)} "
@@ -176,7 +225,7 @@ def maybe_auto_resolve(
     if silence is not None:
         message += f"; recovered during silence #{silence.id} ({silence.reason})"
     resolve(session, ticket, now, message, SYSTEM_ACTOR)
-    if not ticket.flapping:
+    if ticket.announced and not ticket.flapping:
         notify(
             session,
             settings,

@@ -29,6 +29,7 @@ class HostView(BaseModel):
     last_seen: UtcTime | None
     status: str
     silent: bool
+    dropped_results: dict[str, dict[str, object]] = {}
 
 
 class CheckView(BaseModel):

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from portacare.checks import Status
 
-__all__ = ["ResultIn", "AgentIn", "BatchIn", "BatchAccepted", "LIMITS"]
+__all__ = ["ResultIn", "AgentIn", "DroppedIn", "BatchIn", "BatchAccepted", "LIMITS"]
 
 
 class Limits:
@@ -62,12 +62,25 @@ class ResultIn(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class DroppedIn(BaseModel):
+    """Results of one check an agent had to drop from a full spool (all of them OK)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    count: int = Field(ge=1)
+    first_observed_at: AwareTime
+    last_observed_at: AwareTime
+
+
 class AgentIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: str | None = Field(None, max_length=64)
     interval_s: float = Field(60, gt=0, le=86400)
     check_intervals: dict[CheckName, Annotated[float, Field(gt=0, le=86400)]] = Field(
+        default_factory=dict, max_length=LIMITS.metrics_per_result
+    )
+    dropped: dict[CheckName, DroppedIn] = Field(
         default_factory=dict, max_length=LIMITS.metrics_per_result
     )
 

@@ -47,6 +47,7 @@ def test_an_empty_batch_is_a_heartbeat(collector: Collector) -> None:
             "last_seen": "2026-11-26T12:00:00Z",
             "status": "OK",
             "silent": False,
+            "dropped_results": {},
         }
     ]
 
