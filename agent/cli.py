@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _agent(config: AgentConfig) -> Agent:
     settings = config.agent
-    spool = Spool(settings.state_dir / "spool.sqlite3")
+    spool = Spool(settings.state_dir / "spool.sqlite3", int(settings.spool_max_mb * 1024 * 1024))
     pusher = Pusher(
         settings.collector,
         settings.host,
@@ -167,6 +167,7 @@ def _status(config: AgentConfig, registry: CheckRegistry, args: argparse.Namespa
         "collector": config.agent.collector,
         "spool_depth": spool.depth(),
         "refused_batches": spool.refused_count(),
+        "dropped_unreported": spool.dropped(),
         "last_push_at": spool.meta("last_push_at"),
         "last_error": spool.meta("last_error"),
         "checks": [

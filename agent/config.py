@@ -62,6 +62,10 @@ class AgentSettings(BaseModel):
     )
     ca_file: Path | None = Field(None, description="CA bundle to verify the collector's TLS")
     workers: int = Field(4, ge=1, le=32, description="checks run at the same time")
+    spool_max_mb: float = Field(50, gt=0, description="spool bound; when full, old OK results go")
+    replay_rate: float = Field(
+        20, gt=0, description="batches per second at most while catching up after an outage"
+    )
 
     @field_validator("collector")
     @classmethod

@@ -92,7 +92,7 @@ class Agent:
             if batch is None:
                 return FlushOutcome(delivered, True)
             try:
-                outcome = self.pusher.push(batch.batch_id, batch.results)
+                outcome = self.pusher.push(batch.batch_id, batch.results, batch.dropped)
             except Rejected as exc:
                 if exc.status in _UNSENDABLE:
                     log.error("batch %s set aside: %s", batch.batch_id, exc)
@@ -106,6 +106,8 @@ class Agent:
             self.backoff.reset()
             delivered += len(batch.results)
             sent += 1
+            if len(batch.results) >= self.config.agent.batch_size:
+                time.sleep(1.0 / self.config.agent.replay_rate)  # catching up: a bounded rate
             log.info(
                 "delivered %d results (batch %s%s)",
                 len(batch.results),

@@ -67,18 +67,21 @@ class Pusher:
         self.check_intervals = check_intervals or {}
         self._session = requests.Session()
 
-    def push(self, batch_id: str, results: list[dict[str, Any]]) -> PushOutcome:
+    def push(
+        self,
+        batch_id: str,
+        results: list[dict[str, Any]],
+        dropped: dict[str, dict[str, Any]] | None = None,
+    ) -> PushOutcome:
         """Send one batch; TransportError to retry later, Rejected when refused."""
-        body = {
-            "host": self.host,
-            "batch_id": batch_id,
-            "agent": {
-                "version": __version__,
-                "interval_s": self.interval_s,
-                "check_intervals": self.check_intervals,
-            },
-            "results": results,
+        agent: dict[str, Any] = {
+            "version": __version__,
+            "interval_s": self.interval_s,
+            "check_intervals": self.check_intervals,
         }
+        if dropped:
+            agent["dropped"] = dropped
+        body = {"host": self.host, "batch_id": batch_id, "agent": agent, "results": results}
         try:
             token = self.token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:

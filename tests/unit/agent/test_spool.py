@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -76,3 +77,52 @@ def test_backoff_grows_exponentially_with_full_jitter() -> None:
     assert max(delays[-3:]) > 4  # it really grows
     backoff.reset()
     assert backoff.next_delay() <= 1
+
+
+def test_a_full_spool_drops_the_oldest_ok_results_and_keeps_every_failure(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite3", max_bytes=4000)
+    for i in range(40):
+        status = Status.CRITICAL if i % 10 == 0 else Status.OK
+        spool.add("disk", _result(i, status))
+    batch = spool.next_batch(1000)
+    assert batch is not None
+    kept = [(r["status"], r["summary"]) for r in batch.results]
+    failures = {s for st, s in kept if st == "CRITICAL"}
+    assert failures == {"run 30", "run 20", "run 10", "run 0"}  # every failure kept
+    oks = [int(s.split()[1]) for st, s in kept if st == "OK"]
+    assert oks == sorted(oks) and oks[-1] == 39  # the newest OK results survive, in order
+    assert sum(len(json.dumps(r, separators=(",", ":"))) for r in batch.results) <= 4000
+    dropped = batch.dropped["disk"]
+    assert dropped["count"] == 36 - len(oks)
+    assert dropped["first_observed_at"] == "2026-11-26T12:00:01Z"
+    assert spool.dropped() == {}  # the report left with the batch...
+    assert spool.next_batch(1000) == batch  # ...and is re-sent with it until acknowledged
+    spool.acknowledge(batch.batch_id)
+    assert spool.next_batch(1000) is None
+
+
+def test_failures_alone_may_exceed_the_bound(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite3", max_bytes=500)
+    for i in range(10):
+        spool.add("security", _result(i, Status.CRITICAL))
+    assert spool.depth() == 10
+
+
+def test_replay_sends_failures_newest_first_then_ok_oldest_first(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite3")
+    statuses = [Status.OK, Status.WARNING, Status.OK, Status.CRITICAL, Status.OK]
+    for i, status in enumerate(statuses):
+        spool.add("ntp", _result(i, status))
+    cut = []
+    while (batch := spool.next_batch(2)) is not None:
+        cut.append(sorted(r["summary"] for r in batch.results))
+        spool.acknowledge(batch.batch_id)
+    assert cut == [["run 1", "run 3"], ["run 0", "run 2"], ["run 4"]]
+    one_at_a_time = Spool(tmp_path / "other.sqlite3")
+    for i, status in enumerate(statuses):
+        one_at_a_time.add("ntp", _result(i, status))
+    order = []
+    while (batch := one_at_a_time.next_batch(1)) is not None:
+        order.append(batch.results[0]["summary"])
+        one_at_a_time.acknowledge(batch.batch_id)
+    assert order == ["run 3", "run 1", "run 0", "run 2", "run 4"]
