@@ -16,6 +16,7 @@ Recovery is opt-in: a SQL thread stopped on an error number listed in
 from __future__ import annotations
 
 import contextlib
+import getpass
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -212,7 +213,8 @@ class _Server:
     def __init__(self, target: Target, timeout: float) -> None:
         self.target = target
         kwargs: dict[str, Any] = {
-            "user": target.user or "root",
+            # As the mysql client does: without a user, the OS account (unix_socket auth).
+            "user": target.user or getpass.getuser(),
             "password": target.password or "",
             "connect_timeout": timeout,
             "read_timeout": timeout,

@@ -7,6 +7,7 @@ a second source that cannot be reached.
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -403,6 +404,26 @@ def test_socket_login_with_my_cnf_file(healthy_mariadb: MariaDBPair, tmp_path: P
     )
     result = run_check(check)
     assert result.status is Status.OK, result.summary
+
+
+def test_without_credentials_logs_in_as_the_os_account(
+    healthy_mariadb: MariaDBPair, tmp_path: Path
+) -> None:
+    # As root this is the install's root@localhost; anyone else gets an account of
+    # their own name that MariaDB authenticates by the socket's peer credentials.
+    account = getpass.getuser()
+    healthy_mariadb.primary.query(
+        "CREATE USER IF NOT EXISTS %s@'localhost' IDENTIFIED VIA unix_socket", (account,)
+    )
+    healthy_mariadb.primary.query(
+        "GRANT PROCESS, SLAVE MONITOR ON *.* TO %s@'localhost'", (account,)
+    )
+    check = DbReplicationCheck.from_config(
+        {"socket": str(healthy_mariadb.replica.socket)}, CheckContext(state_dir=tmp_path)
+    )
+    result = run_check(check)
+    assert result.status is Status.OK, result.summary
+    assert result.summary.startswith("replica OK: default connection: 0 s behind primary ")
 
 
 @pytest.mark.parametrize(
