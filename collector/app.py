@@ -21,10 +21,12 @@ from portacare.checks import utc_now
 
 from .api import customers, hosts, results, silences, ticket_actions, tickets
 from .background import BackgroundJobs
+from .dashboard import router as dashboard_router
 from .db import make_engine, make_sessionmaker
 from .errors import Conflict, NotFound, Unavailable
 from .schema import upgrade_schema
 from .settings import Settings
+from .throttle import FailureThrottle
 
 __all__ = ["create_app"]
 
@@ -61,8 +63,10 @@ def create_app(
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.clock = clock
+    app.state.auth_throttle = FailureThrottle(settings.auth_failures_per_minute)
     for module in (results, hosts, tickets, ticket_actions, silences, customers):
         app.include_router(module.router)
+    app.include_router(dashboard_router)
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])

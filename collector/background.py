@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from .delivery import deliver_due
+from .retention import prune
 from .settings import Settings
 from .sweep import run_sweep
 
@@ -47,6 +48,9 @@ class BackgroundJobs:
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + self.settings.sweep_interval
                 self._guarded("sweep", lambda: run_sweep(self.factory, self.settings, self.clock()))
+                self._guarded(
+                    "prune", lambda: prune(self.factory, self.clock() - self.settings.retention)
+                )
             self._guarded(
                 "delivery", lambda: deliver_due(self.factory, self.settings, clock=self.clock)
             )

@@ -71,7 +71,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--at", type=parse_time, default=None, help="RFC 3339 time (default: now)")
     sweep.set_defaults(handler=_sweep)
+    commands.add_parser(
+        "prune", help="delete raw results (and old batch ids, events) past the retention"
+    ).set_defaults(handler=_prune)
     return parser
+
+
+def _prune(settings: Settings, args: argparse.Namespace) -> int:
+    from .retention import prune
+
+    engine = make_engine(settings.database_url)
+    upgrade_schema(engine)
+    report = prune(make_sessionmaker(engine), utc_now() - settings.retention)
+    print(
+        f"pruned {report.results} results, {report.batches} batch ids, "
+        f"{report.state_events} state changes, {report.notifications} notifications"
+    )
+    return 0
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:

@@ -101,7 +101,7 @@ class Batch(Base):
 
     batch_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"))
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)
     accepted: Mapped[int]
 
 
@@ -109,7 +109,10 @@ class Result(Base):
     """One check result as received: the history."""
 
     __tablename__ = "results"
-    __table_args__ = (Index("results_host_check_time", "host_id", "check", "observed_at"),)
+    __table_args__ = (
+        Index("results_host_check_time", "host_id", "check", "observed_at"),
+        Index("results_observed_at", "observed_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"))

@@ -145,6 +145,10 @@ class Settings(_Strict):
     delivery_interval: float = Field(5, gt=0, description="seconds between outbox deliveries")
     retry_base: float = Field(30, gt=0, description="first retry of a failed delivery, seconds")
     retry_cap: float = Field(3600, gt=0)
+    retention: Duration = Field(timedelta(days=14), description="raw results kept this long")
+    auth_failures_per_minute: int = Field(
+        10, ge=1, description="failed authentications from one address before it is slowed down"
+    )
     priorities: dict[str, PriorityOverride] = Field(default_factory=dict)
     tickets: TicketRules = Field(default_factory=TicketRules)
     plans: dict[str, dict[str, Any]] = Field(default_factory=dict)

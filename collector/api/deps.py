@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..throttle import FailureThrottle
 from ..tokens import Principal, authenticate
 
 __all__ = ["SessionDep", "NowDep", "AgentDep", "ReaderDep", "principal_from"]
@@ -29,22 +30,31 @@ def get_now(request: Request) -> datetime:
 
 
 def principal_from(request: Request) -> Principal:
-    """The token's principal; 401 when the header is missing or the token unknown."""
+    """The token's principal; 401 when the header is missing or the token unknown.
+
+    An address with too many recent failures gets 429 before its token is even
+    looked at.
+    """
+    throttle: FailureThrottle = request.app.state.auth_throttle
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(address)
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed authentications from this address",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    with get_factory(request)() as session:
-        principal = authenticate(session, token.strip())
+    principal = None
+    if scheme.lower() == "bearer" and token.strip():
+        with get_factory(request)() as session:
+            principal = authenticate(session, token.strip())
     if principal is None:
+        throttle.failed(address)
+        reason = "unknown or revoked token" if token.strip() else "missing bearer token"
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "unknown or revoked token",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"}
         )
     return principal
 
