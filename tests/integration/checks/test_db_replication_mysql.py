@@ -121,6 +121,15 @@ def test_healthy_replica_is_ok(healthy_mariadb: MariaDBPair, run_on: RunCheck) -
     )
 
 
+def test_replica_with_expected_replicas_checks_its_own_replicas_too(
+    healthy_mariadb: MariaDBPair, run_on: RunCheck
+) -> None:
+    result = run_on(healthy_mariadb.replica, expected_replicas=1)
+    assert result.status is Status.CRITICAL
+    assert result.summary == "0 replicas streaming, expected 1"
+    assert result.details["connections"]["default"]["status"] == "OK"
+
+
 def test_primary_counts_streaming_replicas(healthy_mariadb: MariaDBPair, run_on: RunCheck) -> None:
     result = run_on(healthy_mariadb.primary)
     assert result.status is Status.OK

@@ -122,6 +122,15 @@ def test_streaming_standby_is_ok(healthy_postgres: PostgresPair, run_on: RunChec
     assert result.metrics["replay_paused"] == 0
 
 
+def test_standby_with_expected_standbys_checks_its_own_standbys_too(
+    healthy_postgres: PostgresPair, run_on: RunCheck
+) -> None:
+    result = run_on(healthy_postgres.standby, expected_standbys=["cascade1"])
+    assert result.status is Status.CRITICAL
+    assert result.summary == "standby 'cascade1' is not connected"
+    assert result.details["standby"]["wal_receiver"] == "streaming"
+
+
 def test_standby_configured_as_primary_is_critical(
     healthy_postgres: PostgresPair, run_on: RunCheck
 ) -> None:
