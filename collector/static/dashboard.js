@@ -80,7 +80,7 @@
   });
 
   function timeEl(iso, text) {
-    if (!iso) return el("span", { className: "muted" }, "—");
+    if (!iso) return el("span", { className: "muted" }, text || "—");
     const when = new Date(iso);
     const shown = text || (isNaN(when) ? String(iso) : dayTime.format(when));
     return el("time", { datetime: iso, title: iso }, shown);
@@ -387,13 +387,19 @@
           ),
           el("span", { className: "summary-line", title: t.summary }, t.summary)
         ),
-        el("td", { className: "host" }, t.host, t.customer ? el("span", { className: "sub" }, t.customer) : null),
         el(
           "td",
-          {},
-          t.check,
-          el("span", { className: "sub" }, statusEl(t.check_status)),
-          t.flapping ? el("span", { className: "flapping", title: "The check keeps changing state" }, "flapping") : null
+          { className: "where" },
+          el("span", { className: "host" }, t.host),
+          t.customer ? el("span", { className: "customer" }, t.customer) : null,
+          el(
+            "span",
+            { className: "check-line" },
+            el("span", { className: "check-name" }, t.check),
+            " ",
+            statusEl(t.check_status),
+            t.flapping ? el("span", { className: "flapping", title: "The check keeps changing state" }, "flapping") : null
+          )
         ),
         el("td", {}, stateEl(t)),
         el("td", {}, escalationsEl(t))
@@ -613,7 +619,7 @@
           el(
             "td",
             {},
-            statusEl(h.status),
+            h.last_seen ? statusEl(h.status) : el("span", { className: "muted" }, "no data"),
             h.silent ? el("span", { className: "badge-silent", title: "No results for 3 intervals" }, "SILENT") : null
           ),
           el("td", { className: "host" }, h.host),
