@@ -56,6 +56,16 @@
     return node;
   }
 
+  // Swap a table body's rows; a keyboard user's focus stays on the same button across refreshes.
+  function replaceRows(id, rows) {
+    const box = $(id);
+    const focused = document.activeElement;
+    const key = focused && box.contains(focused) ? focused.dataset.key : null;
+    box.replaceChildren(...rows);
+    const again = key ? box.querySelector(`[data-key="${CSS.escape(key)}"]`) : null;
+    if (again) again.focus({ preventScroll: true });
+  }
+
   function setText(id, text) {
     $(id).textContent = text == null ? "" : String(text);
   }
@@ -382,7 +392,7 @@
           { className: "ticket" },
           el(
             "button",
-            { type: "button", className: "link", "aria-label": `Open ticket ${t.number}`, onclick: open },
+            { type: "button", className: "link", "aria-label": `Open ticket ${t.number}`, dataset: { key: `t:${t.number}` }, onclick: open },
             `#${t.number}`
           ),
           el("span", { className: "summary-line", title: t.summary }, t.summary)
@@ -409,7 +419,7 @@
       });
       return row;
     });
-    $("ticket-rows").replaceChildren(...rows);
+    replaceRows("ticket-rows", rows);
     $("queue-empty").hidden = rows.length > 0;
     const overdue = tickets.filter((t) => deadlineOf(t) && Date.parse(deadlineOf(t).due) < serverNow()).length;
     setText("queue-count", `${tickets.length}${overdue ? `, ${overdue} overdue` : ""}`);
@@ -635,7 +645,7 @@
                 className: "quiet",
                 "aria-expanded": String(open),
                 "aria-controls": panelId,
-                dataset: { host: h.host },
+                dataset: { host: h.host, key: `h:${h.host}` },
                 onclick: () => toggleHost(h.host),
               },
               open ? "Hide checks" : "Show checks"
@@ -645,7 +655,7 @@
       );
       if (open) rows.push(el("tr", { className: "checks-row", id: panelId }, el("td", { colspan: 5 }, checksTable(h.host))));
     }
-    $("host-rows").replaceChildren(...rows);
+    replaceRows("host-rows", rows);
     $("hosts-empty").hidden = hosts.length > 0;
     const silent = hosts.filter((h) => h.silent).length;
     setText("hosts-count", `${hosts.length}${silent ? `, ${silent} silent` : ""}`);
@@ -675,13 +685,19 @@
           {},
           el(
             "button",
-            { type: "button", className: "quiet", "aria-label": `End silence of ${scopeText(s)} now`, onclick: () => endSilence(s.id) },
+            {
+              type: "button",
+              className: "quiet",
+              "aria-label": `End silence of ${scopeText(s)} now`,
+              dataset: { key: `s:${s.id}` },
+              onclick: () => endSilence(s.id),
+            },
             "End now"
           )
         )
       )
     );
-    $("silence-rows").replaceChildren(...rows);
+    replaceRows("silence-rows", rows);
     $("silences-empty").hidden = rows.length > 0;
     setText("silences-count", String(rows.length));
   }
