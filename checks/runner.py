@@ -23,7 +23,8 @@ __all__ = ["CheckRunner", "run_check", "unknown", "scrub"]
 
 DEFAULT_TIMEOUT_S = 60.0
 
-_SECRET = re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key)(\s*[=:]\s*|\s+)(\S+)")
+# "password=x" and "token: x" are hidden; "password authentication failed" is left readable
+_SECRET = re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key)(\s*[=:]\s*)(\S+)")
 
 
 def scrub(text: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -23,10 +24,11 @@ from .api import customers, hosts, results, silences, ticket_actions, tickets
 from .background import BackgroundJobs
 from .dashboard import router as dashboard_router
 from .db import make_engine, make_sessionmaker
-from .errors import Conflict, NotFound, Unavailable
+from .errors import Conflict, InvalidRequest, NotFound, Unavailable
 from .schema import upgrade_schema
 from .settings import Settings
 from .throttle import FailureThrottle
+from .wire import BatchIn
 
 __all__ = ["create_app"]
 
@@ -68,12 +70,34 @@ def create_app(
         app.include_router(module.router)
     app.include_router(dashboard_router)
     _install_error_handlers(app)
+    _document_wire_contract(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def _document_wire_contract(app: FastAPI) -> None:
+    """Put the results body's schema into the OpenAPI document.
+
+    The route reads its body itself (to refuse oversized bodies before parsing),
+    so FastAPI does not see the model; the document must still describe it.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            body = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(body.pop("$defs", {}))
+            components["BatchIn"] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -83,6 +107,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return answer(404, str(exc))
+
+    @app.exception_handler(InvalidRequest)
+    async def invalid(_: Request, exc: InvalidRequest) -> JSONResponse:
+        # the shape of FastAPI's own validation errors, so clients parse one form
+        detail = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(Conflict)
     async def conflict(_: Request, exc: Conflict) -> JSONResponse:

@@ -9,7 +9,14 @@ CollectorError          base of everything raised here
 
 from __future__ import annotations
 
-__all__ = ["CollectorError", "SettingsError", "NotFound", "Conflict", "Unavailable"]
+__all__ = [
+    "CollectorError",
+    "SettingsError",
+    "NotFound",
+    "InvalidRequest",
+    "Conflict",
+    "Unavailable",
+]
 
 
 class CollectorError(Exception):
@@ -22,6 +29,10 @@ class SettingsError(CollectorError):
 
 class NotFound(CollectorError):
     """The thing asked for does not exist."""
+
+
+class InvalidRequest(CollectorError):
+    """Input that parses but cannot be acted on (a silence that ends before it starts)."""
 
 
 class Conflict(CollectorError):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from .errors import Conflict, NotFound
+from .errors import InvalidRequest, NotFound
 from .models import Silence
 
 __all__ = ["active_silence", "create_silence", "list_silences", "expire_silence"]
@@ -53,9 +53,9 @@ def create_silence(
     now: datetime,
 ) -> Silence:
     if not (customer or host or check):
-        raise Conflict("a silence must name a customer, a host, a check, or a host and a check")
+        raise InvalidRequest("a silence must name a customer, a host, a check, or host and check")
     if ends_at <= starts_at:
-        raise Conflict("a silence must end after it starts")
+        raise InvalidRequest("a silence must end after it starts")
     silence = Silence(
         customer=customer,
         host=host,

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from .deps import ReaderDep
+from .deps import AUTH_RESPONSES, NOT_FOUND, ReaderDep
 
-router = APIRouter(prefix="/api/v1/customers", tags=["noc"])
+router = APIRouter(
+    prefix="/api/v1/customers", tags=["noc"], responses={**AUTH_RESPONSES, **NOT_FOUND}
+)
 
 
 class CustomerView(BaseModel):

@@ -6,13 +6,21 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..throttle import FailureThrottle
 from ..tokens import Principal, authenticate
 
-__all__ = ["SessionDep", "NowDep", "AgentDep", "ReaderDep", "principal_from"]
+__all__ = [
+    "SessionDep",
+    "NowDep",
+    "AgentDep",
+    "ReaderDep",
+    "principal_from",
+    "AUTH_RESPONSES",
+    "NOT_FOUND",
+]
 
 
 def get_factory(request: Request) -> sessionmaker[Session]:
@@ -70,6 +78,18 @@ def reader_principal(principal: Annotated[Principal, Depends(principal_from)]) -
         raise HTTPException(status.HTTP_403_FORBIDDEN, "reading needs a noc or admin token")
     return principal
 
+
+AUTH_RESPONSES = {
+    401: {"description": "no or unknown token"},
+    403: {"description": "the token's role may not do this"},
+    429: {"description": "too many failed authentications from this address"},
+    503: {"description": "database unavailable; retry later"},
+}
+NOT_FOUND = {404: {"description": "no such host, check, ticket or silence"}}
+
+
+#: a database id in a path: bounded so a huge number is a 422, never a database overflow
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 SessionDep = Annotated[Session, Depends(get_session)]
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]

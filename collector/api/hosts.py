@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 
 from .. import queries
 from ..views import CheckView, HostView, ResultView
-from .deps import NowDep, ReaderDep, SessionDep
+from .deps import AUTH_RESPONSES, NOT_FOUND, NowDep, ReaderDep, SessionDep
 
-router = APIRouter(prefix="/api/v1/hosts", tags=["noc"])
+router = APIRouter(prefix="/api/v1/hosts", tags=["noc"], responses={**AUTH_RESPONSES, **NOT_FOUND})
 
 
 @router.get("", response_model=list[HostView])

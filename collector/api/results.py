@@ -46,6 +46,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         403: {"description": "the token is not bound to this host"},
         413: {"description": "body over the limit"},
         422: {"description": "malformed; the message names the field"},
+        429: {"description": "too many failed authentications from this address"},
         503: {"description": "database unavailable; retry later"},
     },
 )

@@ -11,9 +11,11 @@ from ..db import transaction
 from ..models import Silence
 from ..silences import create_silence, expire_silence, list_silences
 from ..views import UtcTime
-from .deps import FactoryDep, NowDep, ReaderDep, SessionDep
+from .deps import AUTH_RESPONSES, NOT_FOUND, FactoryDep, NowDep, ReaderDep, RowId, SessionDep
 
-router = APIRouter(prefix="/api/v1/silences", tags=["noc"])
+router = APIRouter(
+    prefix="/api/v1/silences", tags=["noc"], responses={**AUTH_RESPONSES, **NOT_FOUND}
+)
 
 
 class SilenceIn(BaseModel):
@@ -77,7 +79,7 @@ def get_silences(
 
 @router.delete("/{silence_id}", response_model=SilenceView)
 def end_silence(
-    silence_id: int, request: Request, _: ReaderDep, factory: FactoryDep, now: NowDep
+    silence_id: RowId, request: Request, _: ReaderDep, factory: FactoryDep, now: NowDep
 ) -> SilenceView:
     """End a silence now; what still fails opens its ticket at the next sweep."""
     with transaction(factory) as session:

@@ -13,9 +13,11 @@ from .. import queries
 from ..db import transaction
 from ..tickets import apply_action
 from ..views import TicketDetail
-from .deps import FactoryDep, NowDep, ReaderDep
+from .deps import AUTH_RESPONSES, NOT_FOUND, FactoryDep, NowDep, ReaderDep, RowId
 
-router = APIRouter(prefix="/api/v1/tickets", tags=["noc"])
+router = APIRouter(
+    prefix="/api/v1/tickets", tags=["noc"], responses={**AUTH_RESPONSES, **NOT_FOUND}
+)
 
 _CONFLICT = {409: {"description": "the ticket's state does not allow this"}}
 
@@ -31,7 +33,7 @@ class PriorityIn(ActionIn):
 def _act(
     request: Request,
     factory: FactoryDep,
-    number: int,
+    number: RowId,
     action: str,
     body: ActionIn,
     who: str,
@@ -49,7 +51,7 @@ def _route(
     action: Literal["respond", "update", "resolve", "close", "reopen"], summary: str
 ) -> None:
     def handler(
-        number: int,
+        number: RowId,
         body: ActionIn,
         request: Request,
         who: ReaderDep,
@@ -72,7 +74,7 @@ _route("reopen", "Reopen a resolved ticket; its escalation ladder runs again fro
 
 @router.post("/{number}/priority", response_model=TicketDetail, responses=_CONFLICT)
 def change_ticket_priority(
-    number: int,
+    number: RowId,
     body: PriorityIn,
     request: Request,
     who: ReaderDep,

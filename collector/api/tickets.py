@@ -8,9 +8,11 @@ from fastapi import APIRouter, Query
 
 from .. import queries
 from ..views import TicketDetail, TicketView
-from .deps import ReaderDep, SessionDep
+from .deps import AUTH_RESPONSES, NOT_FOUND, ReaderDep, RowId, SessionDep
 
-router = APIRouter(prefix="/api/v1/tickets", tags=["noc"])
+router = APIRouter(
+    prefix="/api/v1/tickets", tags=["noc"], responses={**AUTH_RESPONSES, **NOT_FOUND}
+)
 
 TicketState = Literal["open", "responded", "resolved", "closed"]
 
@@ -28,6 +30,6 @@ def list_tickets(
 
 
 @router.get("/{number}", response_model=TicketDetail)
-def ticket_detail(number: int, _: ReaderDep, session: SessionDep) -> TicketDetail:
+def ticket_detail(number: RowId, _: ReaderDep, session: SessionDep) -> TicketDetail:
     """One ticket with its whole timeline."""
     return queries.ticket_detail(session, number)
