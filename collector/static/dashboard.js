@@ -448,6 +448,7 @@
       if (err.status === 404) {
         state.selected = null;
         state.detail = null;
+        showDetail(null);
       }
       throw err;
     }
