@@ -61,6 +61,9 @@ def ingest_batch(
                 raise
             log.info("batch %s raced another writer; retrying (%d)", batch.batch_id, attempt)
         except DBAPIError as exc:
+            if _is_transient(exc) and attempt < _ATTEMPTS:
+                log.info("batch %s met a deadlock; retrying (%d)", batch.batch_id, attempt)
+                continue
             if exc.connection_invalidated or _is_unreachable(exc):
                 raise Unavailable(f"database unavailable: {exc.orig}") from exc
             raise
@@ -72,6 +75,12 @@ def _already_stored(factory: sessionmaker[Session], batch_id: str) -> bool:
         return session.get(Batch, batch_id) is not None
 
 
+def _is_transient(exc: DBAPIError) -> bool:
+    """A deadlock or serialization failure: the database asks for the transaction again."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in {"40P01", "40001"} or "database is locked" in str(exc.orig)
+
+
 def _is_unreachable(exc: DBAPIError) -> bool:
     text = str(exc.orig).lower()
     return any(s in text for s in ("connection refused", "could not connect", "server closed"))
@@ -80,6 +89,10 @@ def _is_unreachable(exc: DBAPIError) -> bool:
 def _store(
     session: Session, host_id: int, batch: BatchIn, settings: Settings, now: datetime
 ) -> int:
+    # The host row is locked first: every writer for one host queues here, in one order,
+    # so two collectors storing batches of the same host cannot deadlock further on.
+    host = session.get(Host, host_id, with_for_update=True)
+    assert host is not None
     if session.get(Batch, batch.batch_id) is not None:
         raise _DuplicateBatch
     session.add(
@@ -91,8 +104,6 @@ def _store(
         session.flush()
     except IntegrityError as exc:
         raise _DuplicateBatch from exc
-    host = session.get(Host, host_id, with_for_update=True)
-    assert host is not None
     host.customer = settings.customer_of(host.name, host.customer)
     on_host_heard(session, host, settings, now)
     host.last_seen = now if host.last_seen is None else max(host.last_seen, now)

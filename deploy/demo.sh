@@ -45,6 +45,7 @@ NOC=$(cat "$DEMO/noc.token")
 cat <<INFO
 
 PortaCare demo is running: collector on http://127.0.0.1:$PORT, agent for host $HOST.
+  Dashboard   http://127.0.0.1:$PORT/   (sign in with the NOC token)
   API docs    http://127.0.0.1:$PORT/docs
   NOC token   $NOC
 Try:

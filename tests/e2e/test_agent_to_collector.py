@@ -118,3 +118,45 @@ def test_a_failing_disk_becomes_one_ticket_and_every_result_arrives_once(tmp_pat
         if agent.process is not None:
             agent.kill(signal.SIGKILL)
         collector.stop()
+
+
+def test_sigkill_of_the_collector_during_ingest_loses_no_acknowledged_batch(
+    tmp_path: Path,
+) -> None:
+    collector = CollectorProcess(tmp_path, f"sqlite:///{tmp_path / 'collector.db'}")
+    collector.cli("migrate")
+    host = this_host()
+    token_file = tmp_path / "agent.token"
+    token_file.write_text(collector.cli("token", "create", "--host", host) + "\n")
+    noc = collector.cli("token", "create", "--role", "noc", "--name", "e2e")
+    config = tmp_path / "agent.toml"
+    _agent_config(config, collector, token_file, enabled=True)
+    text = config.read_text().replace("interval = 1\n", "interval = 0.2\n")
+    config.write_text(text.replace("push_interval = 0.5", "push_interval = 0.1"))
+    agent = AgentProcess(config)
+    collector.start()
+    agent.start()
+    try:
+        for _ in range(4):  # kill -9 in the middle of the agent's steady stream of batches
+            sleep(1.5)
+            assert collector.process is not None
+            collector.process.kill()
+            collector.process.wait(timeout=30)
+            collector.process = None
+            collector.start()
+        sleep(1)
+        agent.kill(signal.SIGTERM)
+        flush_config = tmp_path / "flush.toml"
+        _agent_config(flush_config, collector, token_file, enabled=False)
+        flushed = agent.run("once", config=flush_config)
+        assert flushed.returncode == 0, flushed.stderr
+        assert json.loads(agent.run("status", "--json").stdout)["spool_depth"] == 0
+        produced = [int(n) for n in (tmp_path / "produced.txt").read_text().split()]
+        history = collector.get(f"/api/v1/hosts/{host}/checks/sequence/results", noc, limit=10000)
+        stored = sorted(int(r["metrics"]["seq"]) for r in history)
+        assert len(produced) >= 20
+        assert stored == sorted(produced)  # every result exactly once
+    finally:
+        if agent.process is not None:
+            agent.kill(signal.SIGKILL)
+        collector.stop()
