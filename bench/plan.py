@@ -1,0 +1,61 @@
+"""How big and how long: the full run of ``make bench`` and the ``--quick`` one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    load_seconds: float  # each measured wrk run
+    warmup_seconds: float  # wrk before it, not counted
+    connections: int
+    agents: int  # simulated agents (hosts with their own token) cycled over the connections
+    noc_hosts: int
+    noc_checks_per_host: int
+    noc_history: int
+    noc_tickets: int
+    noc_requests: int  # per NOC endpoint (bounded by noc_seconds too)
+    noc_seconds: float
+    sweep_tickets: int
+    agent_seconds: float
+    agent_settle_seconds: float
+    profile: bool = True  # py-spy the collector when it misses an ingest target
+    profile_seconds: float = 8
+
+
+FULL = Plan(
+    name="full",
+    load_seconds=15,
+    warmup_seconds=3,
+    connections=16,
+    agents=1000,
+    noc_hosts=10_000,
+    noc_checks_per_host=15,
+    noc_history=5_000_000,
+    noc_tickets=50_000,
+    noc_requests=100,
+    noc_seconds=20,
+    sweep_tickets=10_000,
+    agent_seconds=60,
+    agent_settle_seconds=15,
+)
+
+QUICK = Plan(
+    name="quick",
+    load_seconds=5,
+    warmup_seconds=1,
+    connections=16,
+    agents=200,
+    noc_hosts=10_000,
+    noc_checks_per_host=15,
+    noc_history=300_000,
+    noc_tickets=50_000,
+    noc_requests=30,
+    noc_seconds=8,
+    sweep_tickets=10_000,
+    agent_seconds=20,
+    agent_settle_seconds=5,
+    profile_seconds=5,
+)

@@ -1,0 +1,305 @@
+"""Bulk data for the read and sweep benchmarks, written straight into the collector's tables.
+
+SQLAlchemy Core inserts of the collector's own models (executemany in chunks),
+``COPY`` on PostgreSQL for the history. Everything is relative to ``now``: most
+hosts reported within the last two minutes, a few went silent an hour ago.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+from portacare.collector.models import (
+    CheckState,
+    Escalation,
+    Host,
+    Result,
+    Ticket,
+    TicketEvent,
+)
+from portacare.collector.schema import upgrade_schema
+
+CHECKS = (
+    "disk",
+    "ntp",
+    "dns",
+    "backups",
+    "log_rotation",
+    "firewall",
+    "security",
+    "os_errata",
+    "db_replication",
+    "nagios_load",
+    "nagios_swap",
+    "nagios_procs",
+    "nagios_users",
+    "nagios_http",
+    "nagios_smtp",
+    "nagios_ssh",
+    "nagios_mailq",
+    "nagios_apt",
+    "nagios_raid",
+    "nagios_ups",
+)
+ROLES = ("technical_support_manager", "customer_relations_manager", "cto")
+CHUNK = 20_000
+
+
+@dataclass
+class Seeded:
+    hosts: int
+    states: int
+    history: int
+    tickets: int
+    open_tickets: int
+    escalations: int
+    seconds: float
+    host_names: list[str]
+    pairs: list[tuple[str, str]]  # (host, check) with a latest state
+
+    def sizes(self) -> dict[str, int]:
+        return {
+            "hosts": self.hosts,
+            "latest states": self.states,
+            "history rows": self.history,
+            "tickets": self.tickets,
+            "open tickets": self.open_tickets,
+            "escalation steps": self.escalations,
+        }
+
+
+def _chunks(rows: Iterator[dict[str, Any]], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _insert(engine: Engine, table: Any, rows: Iterator[dict[str, Any]]) -> int:
+    count = 0
+    with engine.begin() as conn:
+        for chunk in _chunks(rows):
+            conn.execute(insert(table), chunk)
+            count += len(chunk)
+    return count
+
+
+def seed(
+    engine: Engine,
+    now: datetime,
+    hosts: int,
+    checks_per_host: int,
+    history: int,
+    tickets: int,
+    open_tickets: int,
+    *,
+    failing_share: float = 0.05,
+    response_overdue_share: float = 0.3,
+    escalation_due_share: float = 0.2,
+    seed_value: int = 6,
+) -> Seeded:
+    """Fill a fresh database; ``open_tickets`` of ``tickets`` are open or responded."""
+    started = time.monotonic()
+    upgrade_schema(engine)
+    rng = random.Random(seed_value)
+    checks = CHECKS[:checks_per_host]
+    names = [f"host-{i:05d}.noc.example" for i in range(hosts)]
+
+    def host_rows() -> Iterator[dict[str, Any]]:
+        for i, name in enumerate(names):
+            silent = i % 50 == 49  # 2 % went quiet an hour ago
+            seen = now - (timedelta(hours=1) if silent else timedelta(seconds=rng.uniform(0, 90)))
+            yield {
+                "id": i + 1,
+                "name": name,
+                "customer": f"customer-{i % 40:02d}",
+                "created_at": now - timedelta(days=90),
+                "last_seen": seen,
+                "interval_s": 60.0,
+                "check_intervals": {},
+            }
+
+    _insert(engine, Host.__table__, host_rows())
+    pairs = [(h, c) for h in range(hosts) for c in checks]
+    failing = set(rng.sample(range(len(pairs)), int(len(pairs) * failing_share)))
+
+    def state_rows() -> Iterator[dict[str, Any]]:
+        for n, (h, check) in enumerate(pairs):
+            status = (1 if n % 3 else 2) if n in failing else 0
+            at = now - timedelta(seconds=rng.uniform(0, 60))
+            yield {
+                "host_id": h + 1,
+                "check": check,
+                "status": status,
+                "summary": f"{check} {'fine' if status == 0 else 'failing'}",
+                "observed_at": at,
+                "since": at - timedelta(hours=rng.uniform(0, 72)),
+                "metrics": {"value": round(rng.uniform(0, 100), 1)},
+                "ok_streak": 0 if status else 5,
+                "history": {},
+                "ticket_pending": False,
+            }
+
+    states = _insert(engine, CheckState.__table__, state_rows())
+    stored_history = _history(engine, now, pairs, history)
+    # open tickets on distinct (host, check) pairs (one open ticket per pair), closed ones anywhere
+    open_pairs = rng.sample(range(len(pairs)), min(open_tickets, len(pairs)))
+    ticket_rows: list[dict[str, Any]] = []
+    escalation_rows: list[dict[str, Any]] = []
+    event_rows: list[dict[str, Any]] = []
+    for number in range(1, tickets + 1):
+        is_open = number <= len(open_pairs)
+        h, check = pairs[open_pairs[number - 1]] if is_open else pairs[rng.randrange(len(pairs))]
+        priority = rng.choice((2, 3, 3, 4))
+        opened = now - timedelta(minutes=rng.uniform(5, 60 * 24 * (2 if is_open else 60)))
+        overdue = rng.random() < response_overdue_share
+        due = (
+            now - timedelta(minutes=rng.uniform(1, 60))
+            if overdue
+            else now + timedelta(minutes=rng.uniform(1, 240))
+        )
+        state = (
+            ("open" if number % 4 else "responded")
+            if is_open
+            else ("closed" if number % 3 else "resolved")
+        )
+        responded = state != "open"
+        ticket_rows.append(
+            {
+                "id": number,
+                "host_id": h + 1,
+                "check": check,
+                "priority": priority,
+                "state": state,
+                "summary": f"{check} failing",
+                "check_status": 2,
+                "opened_at": opened,
+                "ladder_started_at": opened,
+                "first_response_due": due,
+                "first_response_at": opened + timedelta(minutes=10) if responded else None,
+                "next_update_due": now + timedelta(hours=rng.uniform(-2, 8))
+                if state == "responded"
+                else None,
+                "last_update_at": None,
+                "resolved_at": now - timedelta(hours=1)
+                if state in ("resolved", "closed")
+                else None,
+                "closed_at": now - timedelta(minutes=30) if state == "closed" else None,
+                "flapping": False,
+                "response_overdue_noted": None,
+                "update_overdue_noted": None,
+            }
+        )
+        escalate_now = is_open and rng.random() < escalation_due_share
+        for step, role in enumerate(ROLES):
+            due_at = (
+                now - timedelta(minutes=5 + step)
+                if escalate_now and step == 0
+                else now + timedelta(hours=4 * (step + 1))
+            )
+            notified = None if is_open else min(due_at, now)
+            escalation_rows.append(
+                {
+                    "ticket_id": number,
+                    "role": role,
+                    "due_at": due_at,
+                    "notified_at": notified,
+                }
+            )
+        event_rows.append(
+            {
+                "ticket_id": number,
+                "at": opened,
+                "kind": "opened",
+                "actor": "portacare",
+                "message": f"{check} on host is CRITICAL",
+                "data": {"priority": priority},
+            }
+        )
+    _insert(engine, Ticket.__table__, iter(ticket_rows))
+    _insert(engine, Escalation.__table__, iter(escalation_rows))
+    _insert(engine, TicketEvent.__table__, iter(event_rows))
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            for table in ("tickets", "escalations", "ticket_events", "hosts"):
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return Seeded(
+        hosts=hosts,
+        states=states,
+        history=stored_history,
+        tickets=len(ticket_rows),
+        open_tickets=len(open_pairs),
+        escalations=len(escalation_rows),
+        seconds=time.monotonic() - started,
+        host_names=names,
+        pairs=[(names[h], c) for h, c in pairs],
+    )
+
+
+def _history(engine: Engine, now: datetime, pairs: list[tuple[int, str]], total: int) -> int:
+    """``total`` history rows spread over every (host, check), a minute apart, oldest first."""
+    if total <= 0 or not pairs:
+        return 0
+    per_pair, extra = divmod(total, len(pairs))
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for n, (h, check) in enumerate(pairs):
+            count = per_pair + (1 if n < extra else 0)
+            for k in range(count, 0, -1):
+                at = now - timedelta(minutes=k)
+                yield (h + 1, check, 0, f"{check} fine", at, at, 3, '{"value": 1.5}', "{}")
+
+    if engine.dialect.name == "postgresql":
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            with cursor.copy(
+                'COPY results (host_id, "check", status, summary, observed_at, received_at, '
+                "duration_ms, metrics, details) FROM STDIN"
+            ) as copy:
+                for row in rows():
+                    copy.write_row(row)
+            raw.commit()
+        finally:
+            raw.close()
+        return total
+
+    def dict_rows() -> Iterator[dict[str, Any]]:
+        keys = (
+            "host_id",
+            "check",
+            "status",
+            "summary",
+            "observed_at",
+            "received_at",
+            "duration_ms",
+            "metrics",
+            "details",
+        )
+        for row in rows():
+            d = dict(zip(keys, row, strict=True))
+            d["metrics"] = json.loads(d["metrics"])
+            d["details"] = {}
+            yield d
+
+    return _insert(engine, Result.__table__, dict_rows())
