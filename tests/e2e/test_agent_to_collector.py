@@ -57,8 +57,10 @@ log_file = "{path.parent / "produced.txt"}"
     )
 
 
-def test_a_failing_disk_becomes_one_ticket_and_every_result_arrives_once(tmp_path: Path) -> None:
-    collector = CollectorProcess(tmp_path, f"sqlite:///{tmp_path / 'collector.db'}")
+def test_a_failing_disk_becomes_one_ticket_and_every_result_arrives_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    collector = CollectorProcess(tmp_path, database_url)
     collector.cli("migrate")
     host = this_host()
     token_file = tmp_path / "agent.token"
@@ -121,9 +123,9 @@ def test_a_failing_disk_becomes_one_ticket_and_every_result_arrives_once(tmp_pat
 
 
 def test_sigkill_of_the_collector_during_ingest_loses_no_acknowledged_batch(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    collector = CollectorProcess(tmp_path, f"sqlite:///{tmp_path / 'collector.db'}")
+    collector = CollectorProcess(tmp_path, database_url)
     collector.cli("migrate")
     host = this_host()
     token_file = tmp_path / "agent.token"
