@@ -20,7 +20,7 @@ from portacare.sla import Priority, Role
 from .models import Host, Outbox, Ticket
 from .settings import Settings
 
-__all__ = ["channel_of", "notify", "describe_age"]
+__all__ = ["channel_of", "notify", "notify_opened", "notify_resolved", "describe_age"]
 
 _ROLE_LABELS = {
     "on_duty": "Technical Support Engineer (on duty)",
@@ -118,3 +118,37 @@ def notify(
             )
             written += 1
     return written
+
+
+def notify_opened(
+    session: Session, settings: Settings, ticket: Ticket, host: Host, now: datetime, headline: str
+) -> int:
+    """The Request Tracker style auto-reply: the customer and on-duty learn the request number."""
+    return notify(
+        session,
+        settings,
+        ticket,
+        host,
+        "opened",
+        ["customer", "on_duty"],
+        now,
+        headline=headline,
+        lines=[f"Please quote request number {ticket.id} in any reply."],
+    )
+
+
+def notify_resolved(
+    session: Session, settings: Settings, ticket: Ticket, host: Host, now: datetime, message: str
+) -> int:
+    """The customer and on-duty learn that (and why) the request was resolved."""
+    return notify(
+        session,
+        settings,
+        ticket,
+        host,
+        "resolved",
+        ["customer", "on_duty"],
+        now,
+        discriminator=now.isoformat(),
+        headline=message,
+    )

@@ -29,7 +29,7 @@ from portacare.sla import Priority, Role
 from .db import transaction
 from .liveness import is_silent, silent_after
 from .models import OPEN_STATES, CheckState, Escalation, Host, Ticket
-from .notifications import describe_age, notify
+from .notifications import describe_age, notify, notify_opened, notify_resolved
 from .policy import SILENT_CHECK, priority_for
 from .settings import Settings
 from .silences import active_silence
@@ -76,17 +76,7 @@ def on_host_heard(session: Session, host: Host, settings: Settings, now: datetim
     quiet = describe_age(now - host.last_seen) if host.last_seen else "a while"
     message = f"agent reporting again after {quiet} of silence"
     resolve(session, ticket, now, message, SYSTEM_ACTOR)
-    notify(
-        session,
-        settings,
-        ticket,
-        host,
-        "resolved",
-        ["customer", "on_duty"],
-        now,
-        discriminator=now.isoformat(),
-        headline=message,
-    )
+    notify_resolved(session, settings, ticket, host, now, message)
 
 
 def _locked(query, session: Session):  # type: ignore[no-untyped-def]
@@ -124,17 +114,7 @@ def _silent_agents(
             now,
             terms_for(settings, host),
         )
-        notify(
-            session,
-            settings,
-            ticket,
-            host,
-            "opened",
-            ["customer", "on_duty"],
-            now,
-            headline=f"agent silent: {summary}",
-            lines=[f"Please quote request number {ticket.id} in any reply."],
-        )
+        notify_opened(session, settings, ticket, host, now, f"agent silent: {summary}")
         report.silent_opened += 1
 
 
@@ -256,54 +236,36 @@ def _overdue_lines(ticket: Ticket, now: datetime) -> list[str]:
 
 
 def _overdue(session: Session, settings: Settings, now: datetime, report: SweepReport) -> None:
-    response = select(Ticket).where(
-        Ticket.state == "open",
-        Ticket.first_response_at.is_(None),
-        Ticket.first_response_due <= now,
-        (Ticket.response_overdue_noted.is_(None))
-        | (Ticket.response_overdue_noted != Ticket.first_response_due),
+    """Tell the on-duty queue once per due time that a first response or an update is late."""
+    duties = (
+        ("open", Ticket.first_response_due, "response_overdue_noted", "first response"),
+        ("responded", Ticket.next_update_due, "update_overdue_noted", "customer update"),
     )
-    for ticket in _locked(response, session).all():
-        host = session.get(Host, ticket.host_id)
-        assert host is not None
-        if _held_back(session, ticket, host, now):
-            continue
-        ticket.response_overdue_noted = ticket.first_response_due
-        late = describe_age(now - ticket.first_response_due)
-        notify(
-            session,
-            settings,
-            ticket,
-            host,
-            "response_overdue",
-            ["on_duty"],
-            now,
-            discriminator=format_time(ticket.first_response_due),
-            headline=f"first response overdue by {late}",
+    for state, due_column, noted, what in duties:
+        noted_column = getattr(Ticket, noted)
+        query = select(Ticket).where(
+            Ticket.state == state,
+            due_column <= now,
+            noted_column.is_(None) | (noted_column != due_column),
         )
-        report.overdue_notices += 1
-    update = select(Ticket).where(
-        Ticket.state == "responded",
-        Ticket.next_update_due <= now,
-        (Ticket.update_overdue_noted.is_(None))
-        | (Ticket.update_overdue_noted != Ticket.next_update_due),
-    )
-    for ticket in _locked(update, session).all():
-        host = session.get(Host, ticket.host_id)
-        assert host is not None
-        if _held_back(session, ticket, host, now) or ticket.next_update_due is None:
-            continue
-        ticket.update_overdue_noted = ticket.next_update_due
-        late = describe_age(now - ticket.next_update_due)
-        notify(
-            session,
-            settings,
-            ticket,
-            host,
-            "update_overdue",
-            ["on_duty"],
-            now,
-            discriminator=format_time(ticket.next_update_due),
-            headline=f"customer update overdue by {late}",
-        )
-        report.overdue_notices += 1
+        if state == "open":
+            query = query.where(Ticket.first_response_at.is_(None))
+        for ticket in _locked(query, session).all():
+            host = session.get(Host, ticket.host_id)
+            assert host is not None
+            due = getattr(ticket, due_column.key)
+            if due is None or _held_back(session, ticket, host, now):
+                continue
+            setattr(ticket, noted, due)
+            notify(
+                session,
+                settings,
+                ticket,
+                host,
+                noted.replace("_noted", ""),
+                ["on_duty"],
+                now,
+                discriminator=format_time(due),
+                headline=f"{what} overdue by {describe_age(now - due)}",
+            )
+            report.overdue_notices += 1

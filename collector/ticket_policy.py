@@ -25,7 +25,7 @@ from portacare.sla import Priority
 from .flapping import MIN_RESULTS, next_flapping, percent_state_change, remember
 from .liveness import is_stale
 from .models import CheckState, Host, Ticket
-from .notifications import describe_age, notify
+from .notifications import describe_age, notify, notify_opened, notify_resolved
 from .policy import SILENT_CHECK, priority_for
 from .settings import Settings
 from .silences import active_silence
@@ -151,17 +151,7 @@ def open_for_failure(
     if late:
         _mark_late(session, ticket, state, now)
         return ticket
-    notify(
-        session,
-        settings,
-        ticket,
-        host,
-        "opened",
-        ["customer", "on_duty"],
-        now,
-        headline=f"{status.name}: {state.summary}",
-        lines=[f"Please quote request number {ticket.id} in any reply."],
-    )
+    notify_opened(session, settings, ticket, host, now, f"{status.name}: {state.summary}")
     return ticket
 
 
@@ -184,17 +174,14 @@ def announce(
 ) -> None:
     """Tell the customer and the on-duty queue about a late ticket that is still open."""
     ticket.announced = True
-    notify(
+    notify_opened(
         session,
         settings,
         ticket,
         host,
-        "opened",
-        ["customer", "on_duty"],
         now,
-        headline=f"{Status(ticket.check_status).name}: {ticket.summary} (began while the host "
+        f"{Status(ticket.check_status).name}: {ticket.summary} (began while the host "
         "could not report)",
-        lines=[f"Please quote request number {ticket.id} in any reply."],
     )
 
 
@@ -226,17 +213,7 @@ def maybe_auto_resolve(
         message += f"; recovered during silence #{silence.id} ({silence.reason})"
     resolve(session, ticket, now, message, SYSTEM_ACTOR)
     if ticket.announced and not ticket.flapping:
-        notify(
-            session,
-            settings,
-            ticket,
-            host,
-            "resolved",
-            ["customer", "on_duty"],
-            now,
-            discriminator=now.isoformat(),
-            headline=message,
-        )
+        notify_resolved(session, settings, ticket, host, now, message)
     return True
 
 

@@ -57,9 +57,8 @@ log_file = "{path.parent / "produced.txt"}"
     )
 
 
-def test_a_failing_disk_becomes_one_ticket_and_every_result_arrives_once(
-    tmp_path: Path, database_url: str
-) -> None:
+def _set_up(tmp_path: Path, database_url: str) -> tuple[CollectorProcess, str, Path, str, Path]:
+    """A migrated collector, an agent token for this host, a NOC token, the agent's config."""
     collector = CollectorProcess(tmp_path, database_url)
     collector.cli("migrate")
     host = this_host()
@@ -68,6 +67,13 @@ def test_a_failing_disk_becomes_one_ticket_and_every_result_arrives_once(
     noc = collector.cli("token", "create", "--role", "noc", "--name", "e2e")
     config = tmp_path / "agent.toml"
     _agent_config(config, collector, token_file, enabled=True)
+    return collector, host, token_file, noc, config
+
+
+def test_a_failing_disk_becomes_one_ticket_and_every_result_arrives_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    collector, host, token_file, noc, config = _set_up(tmp_path, database_url)
     agent = AgentProcess(config)
     collector.start()
     agent.start()
@@ -125,14 +131,7 @@ def test_a_failing_disk_becomes_one_ticket_and_every_result_arrives_once(
 def test_sigkill_of_the_collector_during_ingest_loses_no_acknowledged_batch(
     tmp_path: Path, database_url: str
 ) -> None:
-    collector = CollectorProcess(tmp_path, database_url)
-    collector.cli("migrate")
-    host = this_host()
-    token_file = tmp_path / "agent.token"
-    token_file.write_text(collector.cli("token", "create", "--host", host) + "\n")
-    noc = collector.cli("token", "create", "--role", "noc", "--name", "e2e")
-    config = tmp_path / "agent.toml"
-    _agent_config(config, collector, token_file, enabled=True)
+    collector, host, token_file, noc, config = _set_up(tmp_path, database_url)
     text = config.read_text().replace("interval = 1\n", "interval = 0.2\n")
     config.write_text(text.replace("push_interval = 0.5", "push_interval = 0.1"))
     agent = AgentProcess(config)

@@ -220,3 +220,19 @@ def test_a_ticket_resolved_at_30_minutes_sends_no_escalation(staffed: Collector)
     for minutes in (61, 4 * 60 + 1, 8 * 60 + 1):
         assert sweep(staffed, _at(minutes)).escalations == 0
     assert [k for k, _ in outbox(staffed)].count("escalation") == 0
+
+
+def test_overdue_first_response_and_update_are_told_once_each(staffed: Collector) -> None:
+    _push(staffed, 0, "CRITICAL", interval=86400)  # P2: respond within 2 h, update every 2 h
+    [ticket] = _tickets(staffed)
+    assert sweep(staffed, _at(119)).overdue_notices == 0
+    assert sweep(staffed, _at(121)).overdue_notices == 1
+    assert sweep(staffed, _at(150)).overdue_notices == 0
+    staffed.clock.now = _at(150)
+    staffed.post(f"/api/v1/tickets/{ticket['number']}/respond", {"message": "looking"})
+    assert sweep(staffed, _at(269)).overdue_notices == 0
+    assert sweep(staffed, _at(271)).overdue_notices == 1  # update due at 150 + 120 minutes
+    assert sweep(staffed, _at(300)).overdue_notices == 0
+    kinds = [k for k, r in outbox(staffed) if r == "duty@vendor.example"]
+    assert kinds.count("response_overdue") == 1
+    assert kinds.count("update_overdue") == 1
