@@ -34,7 +34,7 @@ bench: venv
 
 lint: venv
 	$(VENV)/bin/ruff check agent checks collector sla tests bench
-	$(VENV)/bin/mypy -p portacare
+	$(VENV)/bin/mypy agent checks collector sla
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache portacare-demo

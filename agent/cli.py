@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from portacare.checks import (
     CheckContext,
@@ -162,7 +163,7 @@ def _perfdata(result: object) -> str:
 
 def _status(config: AgentConfig, registry: CheckRegistry, args: argparse.Namespace) -> int:
     spool = Spool(config.agent.state_dir / "spool.sqlite3")
-    report = {
+    report: dict[str, Any] = {
         "host": config.agent.host,
         "collector": config.agent.collector,
         "spool_depth": spool.depth(),

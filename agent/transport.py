@@ -81,7 +81,12 @@ class Pusher:
         }
         if dropped:
             agent["dropped"] = dropped
-        body = {"host": self.host, "batch_id": batch_id, "agent": agent, "results": results}
+        body: dict[str, Any] = {
+            "host": self.host,
+            "batch_id": batch_id,
+            "agent": agent,
+            "results": results,
+        }
         try:
             token = self.token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:

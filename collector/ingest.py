@@ -125,7 +125,7 @@ def _store(
             .with_for_update()
         )
     }
-    tickets = {
+    tickets: dict[str, Ticket | None] = {
         t.check: t
         for t in session.scalars(
             select(Ticket)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +15,15 @@ from portacare.sla import Priority
 from .errors import NotFound
 from .liveness import is_silent, is_stale
 from .models import CheckState, Escalation, Host, Result, Ticket, TicketEvent
-from .views import CheckView, EscalationView, HostView, ResultView, TicketDetail, TicketView
+from .views import (
+    CheckView,
+    EscalationView,
+    HostView,
+    ResultView,
+    TicketDetail,
+    TicketView,
+    TimelineEntry,
+)
 
 __all__ = [
     "list_hosts",
@@ -103,7 +112,7 @@ def check_results(
     ]
 
 
-def _ticket_view(ticket: Ticket, host: Host, escalations: list[Escalation]) -> dict[str, object]:
+def _ticket_view(ticket: Ticket, host: Host, escalations: list[Escalation]) -> dict[str, Any]:
     return {
         "number": ticket.id,
         "host": host.name,
@@ -165,6 +174,6 @@ def ticket_detail(session: Session, number: int) -> TicketDetail:
     return TicketDetail(
         **_ticket_view(ticket, host, escalations),
         timeline=[
-            {"at": e.at, "kind": e.kind, "actor": e.actor, "message": e.message} for e in timeline
+            TimelineEntry(at=e.at, kind=e.kind, actor=e.actor, message=e.message) for e in timeline
         ],
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import InvalidRequest, NotFound
@@ -13,12 +13,12 @@ from .models import Silence
 __all__ = ["active_silence", "create_silence", "list_silences", "expire_silence"]
 
 
-def _covers(customer: str | None, host: str, check: str | None):  # type: ignore[no-untyped-def]
+def _covers(customer: str | None, host: str, check: str | None) -> ColumnElement[bool]:
     """SQL condition: each field of a silence is unset or equals the subject's."""
-    check_match = Silence.check.is_(None)
+    check_match: ColumnElement[bool] = Silence.check.is_(None)
     if check is not None:
         check_match = or_(check_match, Silence.check == check)
-    customer_match = Silence.customer.is_(None)
+    customer_match: ColumnElement[bool] = Silence.customer.is_(None)
     if customer is not None:
         customer_match = or_(customer_match, Silence.customer == customer)
     return and_(or_(Silence.host.is_(None), Silence.host == host), check_match, customer_match)

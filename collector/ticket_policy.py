@@ -121,7 +121,8 @@ def open_for_failure(
             session,
             recent,
             now,
-            f"{state.check} failed again within {describe_age(now - recent.resolved_at)} "
+            f"{state.check} failed again within "
+            f"{describe_age(now - (recent.resolved_at or now))} "
             f"of resolution: {status.name}: {state.summary}",
             SYSTEM_ACTOR,
             terms,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy.orm import Session, sessionmaker
@@ -79,13 +79,15 @@ def reader_principal(principal: Annotated[Principal, Depends(principal_from)]) -
     return principal
 
 
-AUTH_RESPONSES = {
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "no or unknown token"},
     403: {"description": "the token's role may not do this"},
     429: {"description": "too many failed authentications from this address"},
     503: {"description": "database unavailable; retry later"},
 }
-NOT_FOUND = {404: {"description": "no such host, check, ticket or silence"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such host, check, ticket or silence"}
+}
 
 
 #: a database id in a path: bounded so a huge number is a 422, never a database overflow

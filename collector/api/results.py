@@ -69,7 +69,7 @@ async def post_results(
     return await run_in_threadpool(ingest_batch, factory, principal, batch, settings, now)
 
 
-def _describe(exc: ValidationError) -> list[dict[str, object]]:
+def _describe(exc: ValidationError) -> list[dict[str, str]]:
     """Errors naming each bad field by its path, e.g. ``results.0.status``."""
     described = []
     for error in exc.errors(include_url=False, include_context=False):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -19,7 +19,9 @@ router = APIRouter(
     prefix="/api/v1/tickets", tags=["noc"], responses={**AUTH_RESPONSES, **NOT_FOUND}
 )
 
-_CONFLICT = {409: {"description": "the ticket's state does not allow this"}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the ticket's state does not allow this"}
+}
 
 
 class ActionIn(BaseModel):
