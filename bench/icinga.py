@@ -27,7 +27,21 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 def _config(port: int, hosts: int, services: int) -> str:
-    return f"""include <itl>
+    objects = []
+    for h in range(hosts):
+        objects.append(
+            f'object Host "h{h}" {{ check_command = "dummy"; enable_active_checks = false; '
+            'address = "127.0.0.1" }'
+        )
+        objects += [
+            f'object Service "s{s}" {{ host_name = "h{h}"; check_command = "dummy"; '
+            "enable_active_checks = false }"
+            for s in range(services)
+        ]
+    return _HEAD.format(port=port, user=USER, password=PASSWORD) + "\n".join(objects) + "\n"
+
+
+_HEAD = """include <itl>
 object Endpoint NodeName {{ host = "127.0.0.1" }}
 object Zone ZoneName {{ endpoints = [ NodeName ] }}
 object ApiListener "api" {{
@@ -36,25 +50,9 @@ object ApiListener "api" {{
   accept_config = false
   accept_commands = false
 }}
-object ApiUser "{USER}" {{ password = "{PASSWORD}"; permissions = [ "*" ] }}
+object ApiUser "{user}" {{ password = "{password}"; permissions = [ "*" ] }}
 object CheckerComponent "checker" {{ }}
 object IcingaApplication "app" {{ enable_perfdata = false }}
-for (h in range({hosts})) {{
-  object Host "h" + h {{
-    check_command = "dummy"
-    enable_active_checks = false
-    address = "127.0.0.1"
-  }}
-}}
-for (h in range({hosts})) {{
-  for (s in range({services})) {{
-    object Service "s" + s {{
-      host_name = "h" + h
-      check_command = "dummy"
-      enable_active_checks = false
-    }}
-  }}
-}}
 """
 
 

@@ -12,6 +12,7 @@ token each) and a new batch_id per request. Measured, in one sitting:
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -106,6 +107,7 @@ class IngestBench:
         self.workdir = workdir
         self.runs: dict[str, LoadResult | None] = {}
         self.services: dict[str, Service] = {}
+        self.load_average: dict[str, float] = {}
         self.profiles: dict[str, object] = {}
 
     # -- one measurement -------------------------------------------------------------------
@@ -122,10 +124,12 @@ class IngestBench:
             self.report.problems.append(f"ingest {key}: {exc}")
             result = None
         self.runs[key] = result
+        self.load_average[key] = round(os.getloadavg()[0], 2)
         if result is not None:
             print(
                 f"  {key}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-                f"p99 {result.p99_ms:.1f} ms, errors {result.errors}",
+                f"p99 {result.p99_ms:.1f} ms, errors {result.errors}, "
+                f"load average {self.load_average[key]}",
                 flush=True,
             )
         return result
@@ -173,7 +177,12 @@ class IngestBench:
             self.report.problems.append(f"PostgreSQL at 127.0.0.1:5432 unavailable: {why_not}")
         else:
             self._postgres(fake)
+        print("ingest: bare FastAPI endpoint again (how much the machine drifted)", flush=True)
+        with self._service(lambda: start_bare(self.workdir, "bare-again")) as url:
+            if url:
+                self._load("bare-again/b10", [url], "results.lua", [str(fake), "10"])
         self._figures()
+        self.report.machine["load_average_after_each_ingest_run"] = self.load_average
 
     def _postgres(self, fake: Path) -> None:
         plan = self.plan
@@ -365,8 +374,12 @@ class IngestBench:
                 )
             )
         # the baselines themselves, so the table shows what the ratios are against
+        again = self.runs.get("bare-again/b10")
         for size in BATCHES:
             run = self.runs.get(f"bare/b{size}")
+            drift = ""
+            if size == 10 and again is not None:
+                drift = f"; again at the end of the sitting: {again.rps * 10:,.0f} results/s"
             self.report.add(
                 Figure(
                     "ingest",
@@ -376,7 +389,8 @@ class IngestBench:
                     {},
                     "",
                     None,
-                    note=f"p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms" if run else "",
+                    note=(f"p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms" if run else "")
+                    + drift,
                 )
             )
         self.report.add(

@@ -27,7 +27,7 @@ class Plan:
 
 FULL = Plan(
     name="full",
-    load_seconds=15,
+    load_seconds=12,
     warmup_seconds=3,
     connections=16,
     agents=1000,
