@@ -41,7 +41,12 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions whose queued notifications are written as part of their commit."""
+    from .notifications import write_queued
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "before_commit", write_queued)
+    return factory
 
 
 @contextmanager

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from portacare.checks import Status, format_time
@@ -20,7 +21,14 @@ from portacare.sla import Priority, Role
 from .models import Host, Outbox, Ticket
 from .settings import Settings
 
-__all__ = ["channel_of", "notify", "notify_opened", "notify_resolved", "describe_age"]
+__all__ = [
+    "channel_of",
+    "notify",
+    "notify_opened",
+    "notify_resolved",
+    "describe_age",
+    "write_queued",
+]
 
 _ROLE_LABELS = {
     "on_duty": "Technical Support Engineer (on duty)",
@@ -56,7 +64,9 @@ def notify(
     headline: str,
     lines: list[str] | None = None,
 ) -> int:
-    """Write one outbox row per recipient of ``audiences``; returns how many were new.
+    """Queue one outbox row per recipient of ``audiences``; returns how many were queued.
+
+    The rows are written when the transaction commits (:func:`write_queued`).
 
     ``audiences`` are role keys (``on_duty``, ``technical_support_manager``, …)
     or ``customer`` for the host's customer's own contacts.
@@ -96,28 +106,47 @@ def notify(
             "first_response_due": format_time(ticket.first_response_due),
         },
     }
-    written = 0
-    for audience in audiences:
-        for recipient in settings.contacts_for(audience, host.customer):
-            key = f"{kind}:{ticket.id}:{discriminator}:{recipient}"
-            if session.scalar(select(Outbox.id).where(Outbox.dedupe_key == key)) is not None:
-                continue
-            session.add(
-                Outbox(
-                    dedupe_key=key[:300],
-                    ticket_id=ticket.id,
-                    kind=kind,
-                    channel=channel_of(recipient),
-                    recipient=recipient,
-                    subject=subject,
-                    body=body,
-                    payload={**payload, "audience": _ROLE_LABELS.get(audience, audience)},
-                    created_at=now,
-                    attempts=0,
-                )
-            )
-            written += 1
-    return written
+    recipients = {
+        recipient: audience
+        for audience in audiences
+        for recipient in settings.contacts_for(audience, host.customer)
+    }
+    queue = session.info.setdefault(OUTBOX_QUEUE, [])
+    for recipient, audience in recipients.items():
+        queue.append(
+            {
+                "dedupe_key": f"{kind}:{ticket.id}:{discriminator}:{recipient}"[:300],
+                "ticket_id": ticket.id,
+                "kind": kind,
+                "channel": channel_of(recipient),
+                "recipient": recipient,
+                "subject": subject,
+                "body": body,
+                "payload": {**payload, "audience": _ROLE_LABELS.get(audience, audience)},
+                "created_at": now,
+                "attempts": 0,
+            }
+        )
+    return len(recipients)
+
+
+OUTBOX_QUEUE = "portacare.outbox"
+
+
+def write_queued(session: Session) -> None:
+    """Insert the notifications queued in this transaction, skipping any already written.
+
+    Runs just before commit: one executemany, and ``ON CONFLICT DO NOTHING``
+    on the dedupe key makes a notification that another collector (or an earlier
+    sweep) already wrote a no-op instead of an error that would undo the transaction.
+    """
+    rows = session.info.pop(OUTBOX_QUEUE, None)
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    session.execute(statement, rows)
 
 
 def notify_opened(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from .errors import InvalidRequest, NotFound
 from .models import Silence
 
-__all__ = ["active_silence", "create_silence", "list_silences", "expire_silence"]
+__all__ = ["SilenceIndex", "active_silence", "create_silence", "list_silences", "expire_silence"]
 
 
 def _covers(customer: str | None, host: str, check: str | None) -> ColumnElement[bool]:
@@ -85,3 +85,26 @@ def expire_silence(session: Session, silence_id: int, now: datetime) -> Silence:
     if silence.ends_at > now:
         silence.ends_at = max(now, silence.starts_at)
     return silence
+
+
+class SilenceIndex:
+    """The silences in force at one moment, read once, asked many times (a sweep's loop)."""
+
+    def __init__(self, silences: list[Silence]) -> None:
+        self._silences = silences
+
+    @classmethod
+    def load(cls, session: Session, now: datetime) -> SilenceIndex:
+        active = session.scalars(
+            select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now)
+        )
+        return cls(list(active))
+
+    def covers(self, customer: str | None, host: str, check: str | None) -> bool:
+        """Same rule as :func:`active_silence`: each field unset or equal."""
+        return any(
+            (s.customer is None or s.customer == customer)
+            and (s.host is None or s.host == host)
+            and (s.check is None or (check is not None and s.check == check))
+            for s in self._silences
+        )

@@ -17,8 +17,10 @@ Sweeping twice at the same moment finds nothing new to do.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,13 +34,13 @@ from .models import OPEN_STATES, CheckState, Escalation, Host, Ticket
 from .notifications import describe_age, notify, notify_opened, notify_resolved
 from .policy import SILENT_CHECK, priority_for
 from .settings import Settings
-from .silences import active_silence
+from .silences import SilenceIndex, active_silence
 from .ticket_policy import announce, maybe_auto_resolve, open_for_failure
 from .tickets import SYSTEM_ACTOR, find_open_ticket, open_ticket, record, resolve, terms_for
 
 __all__ = ["SweepReport", "run_sweep", "on_host_heard"]
 
-_CHUNK = 500
+_CHUNK = 1000
 
 
 @dataclass
@@ -61,10 +63,12 @@ class SweepReport:
 def run_sweep(factory: sessionmaker[Session], settings: Settings, now: datetime) -> SweepReport:
     """Do everything that is due at ``now``."""
     report = SweepReport()
-    parts = (_silent_agents, _held_failures, _auto_resolve, _announce_late, _escalations, _overdue)
-    for part in parts:
-        with transaction(factory) as session:
-            part(session, settings, now, report)
+    with transaction(factory) as session:
+        _silent_agents(session, settings, now, report)
+    with factory() as session:
+        silences = SilenceIndex.load(session, now)
+    for part in (_held_failures, _auto_resolve, _announce_late, _escalations, _overdue):
+        part(factory, settings, now, report, silences)
     return report
 
 
@@ -79,8 +83,27 @@ def on_host_heard(session: Session, host: Host, settings: Settings, now: datetim
     notify_resolved(session, settings, ticket, host, now, message)
 
 
-def _locked(query, session: Session):  # type: ignore[no-untyped-def]
-    return session.scalars(query.with_for_update(skip_locked=True).limit(_CHUNK))
+def _chunks(
+    factory: sessionmaker[Session], query: Any, key: Any, lock: Any
+) -> Iterator[tuple[Session, Sequence[Any]]]:
+    """Rows of ``query`` in key order, ``_CHUNK`` per transaction, each chunk locked.
+
+    ``FOR UPDATE OF lock SKIP LOCKED``: another collector sweeping at the same
+    moment takes other rows. A cursor on ``key`` moves past rows a part leaves
+    as they are (held back by a silence), so every due row is seen once.
+    """
+    cursor = None
+    while True:
+        with transaction(factory) as session:
+            page = query if cursor is None else query.where(key > cursor)
+            rows = session.execute(
+                page.order_by(key).limit(_CHUNK).with_for_update(skip_locked=True, of=lock)
+            ).all()
+            if rows:
+                yield session, rows
+        if len(rows) < _CHUNK:
+            return
+        cursor = getattr(rows[-1][0], key.key)
 
 
 def _silent_agents(
@@ -119,111 +142,136 @@ def _silent_agents(
 
 
 def _held_failures(
-    session: Session, settings: Settings, now: datetime, report: SweepReport
+    factory: sessionmaker[Session],
+    settings: Settings,
+    now: datetime,
+    report: SweepReport,
+    silences: SilenceIndex,
 ) -> None:
-    query = select(CheckState).where(CheckState.ticket_pending.is_(True))
-    for state in _locked(query, session):
-        host = session.get(Host, state.host_id)
-        assert host is not None
-        if Status(state.status) is Status.OK:
-            state.ticket_pending = False
-            continue
-        if active_silence(session, host.customer, host.name, state.check, now) is not None:
-            continue
-        if find_open_ticket(session, host.id, state.check) is None:
-            ticket = open_for_failure(session, host, state, settings, now)
-            record(
-                session, ticket, "note", "the silence that held this failure back has ended", now
-            )
-            report.held_opened += 1
-        state.ticket_pending = False
-
-
-def _auto_resolve(session: Session, settings: Settings, now: datetime, report: SweepReport) -> None:
     query = (
-        select(Ticket)
+        select(CheckState, Host)
+        .join(Host, Host.id == CheckState.host_id)
+        .where(CheckState.ticket_pending.is_(True))
+    )
+    for session, rows in _chunks(factory, query, CheckState.host_id, CheckState):
+        for state, host in rows:
+            if Status(state.status) is Status.OK:
+                state.ticket_pending = False
+                continue
+            if silences.covers(host.customer, host.name, state.check):
+                continue
+            if find_open_ticket(session, host.id, state.check) is None:
+                ticket = open_for_failure(session, host, state, settings, now)
+                record(
+                    session,
+                    ticket,
+                    "note",
+                    "the silence that held this failure back has ended",
+                    now,
+                )
+                report.held_opened += 1
+            state.ticket_pending = False
+
+
+def _auto_resolve(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    now: datetime,
+    report: SweepReport,
+    silences: SilenceIndex,
+) -> None:
+    query = (
+        select(Ticket, Host, CheckState)
+        .join(Host, Host.id == Ticket.host_id)
         .join(
             CheckState, (CheckState.host_id == Ticket.host_id) & (CheckState.check == Ticket.check)
         )
         .where(Ticket.state.in_(OPEN_STATES), CheckState.status == int(Status.OK))
     )
-    for ticket in _locked(query, session).all():
-        host = session.get(Host, ticket.host_id)
-        state = session.get(CheckState, (ticket.host_id, ticket.check))
-        assert host is not None and state is not None
-        if maybe_auto_resolve(session, host, state, ticket, settings, now):
-            report.auto_resolved += 1
+    for session, rows in _chunks(factory, query, Ticket.id, Ticket):
+        for ticket, host, state in rows:
+            if maybe_auto_resolve(session, host, state, ticket, settings, now):
+                report.auto_resolved += 1
 
 
 def _announce_late(
-    session: Session, settings: Settings, now: datetime, report: SweepReport
+    factory: sessionmaker[Session],
+    settings: Settings,
+    now: datetime,
+    report: SweepReport,
+    silences: SilenceIndex,
 ) -> None:
     """Late tickets still open once their host has caught up get their opening notice now."""
-    query = select(Ticket).where(Ticket.state.in_(OPEN_STATES), Ticket.announced.is_(False))
-    for ticket in _locked(query, session).all():
-        host = session.get(Host, ticket.host_id)
-        state = session.get(CheckState, (ticket.host_id, ticket.check))
-        assert host is not None
-        caught_up = state is not None and now - state.observed_at <= silent_after(
-            host, settings.tickets
-        )
-        if caught_up and not _held_back(session, ticket, host, now):
-            announce(session, settings, ticket, host, now)
-            report.late_announced += 1
+    query = (
+        select(Ticket, Host)
+        .join(Host, Host.id == Ticket.host_id)
+        .where(Ticket.state.in_(OPEN_STATES), Ticket.announced.is_(False))
+    )
+    for session, rows in _chunks(factory, query, Ticket.id, Ticket):
+        for ticket, host in rows:
+            state = session.get(CheckState, (ticket.host_id, ticket.check))
+            caught_up = state is not None and now - state.observed_at <= silent_after(
+                host, settings.tickets
+            )
+            if caught_up and not _held_back(ticket, host, silences):
+                announce(session, settings, ticket, host, now)
+                report.late_announced += 1
 
 
-def _held_back(session: Session, ticket: Ticket, host: Host, now: datetime) -> bool:
+def _held_back(ticket: Ticket, host: Host, silences: SilenceIndex) -> bool:
     """Notifications wait while the ticket flaps or a silence covers its check."""
     check = None if ticket.check == SILENT_CHECK else ticket.check
-    return (
-        ticket.flapping or active_silence(session, host.customer, host.name, check, now) is not None
-    )
+    return ticket.flapping or silences.covers(host.customer, host.name, check)
 
 
-def _escalations(session: Session, settings: Settings, now: datetime, report: SweepReport) -> None:
+def _escalations(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    now: datetime,
+    report: SweepReport,
+    silences: SilenceIndex,
+) -> None:
     query = (
-        select(Escalation)
+        select(Escalation, Ticket, Host)
         .join(Ticket, Ticket.id == Escalation.ticket_id)
+        .join(Host, Host.id == Ticket.host_id)
         .where(
             Escalation.notified_at.is_(None),
             Escalation.due_at <= now,
             Ticket.state.in_(OPEN_STATES),
         )
-        .order_by(Escalation.due_at, Escalation.id)
     )
-    for step in _locked(query, session).all():
-        ticket = session.get(Ticket, step.ticket_id)
-        assert ticket is not None
-        host = session.get(Host, ticket.host_id)
-        assert host is not None
-        if _held_back(session, ticket, host, now):
-            continue
-        step.notified_at = now
-        role = Role(step.role)
-        age = describe_age(now - ticket.opened_at)
-        overdue = _overdue_lines(ticket, now)
-        headline = f"escalation to {role.label}: P{ticket.priority} unresolved for {age}"
-        notify(
-            session,
-            settings,
-            ticket,
-            host,
-            "escalation",
-            [step.role],
-            now,
-            discriminator=step.role,
-            headline=headline,
-            lines=[f"Escalation step due {format_time(step.due_at)}.", *overdue],
-        )
-        record(
-            session,
-            ticket,
-            "escalated",
-            f"{role.label} notified ({age} unresolved)",
-            now,
-            role=step.role,
-        )
-        report.escalations += 1
+    for session, rows in _chunks(factory, query, Escalation.id, Escalation):
+        for step, ticket, host in rows:
+            if _held_back(ticket, host, silences):
+                continue
+            step.notified_at = now
+            role = Role(step.role)
+            age = describe_age(now - ticket.opened_at)
+            notify(
+                session,
+                settings,
+                ticket,
+                host,
+                "escalation",
+                [step.role],
+                now,
+                discriminator=step.role,
+                headline=f"escalation to {role.label}: P{ticket.priority} unresolved for {age}",
+                lines=[
+                    f"Escalation step due {format_time(step.due_at)}.",
+                    *_overdue_lines(ticket, now),
+                ],
+            )
+            record(
+                session,
+                ticket,
+                "escalated",
+                f"{role.label} notified ({age} unresolved)",
+                now,
+                role=step.role,
+            )
+            report.escalations += 1
 
 
 def _overdue_lines(ticket: Ticket, now: datetime) -> list[str]:
@@ -235,7 +283,13 @@ def _overdue_lines(ticket: Ticket, now: datetime) -> list[str]:
     return lines
 
 
-def _overdue(session: Session, settings: Settings, now: datetime, report: SweepReport) -> None:
+def _overdue(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    now: datetime,
+    report: SweepReport,
+    silences: SilenceIndex,
+) -> None:
     """Tell the on-duty queue once per due time that a first response or an update is late."""
     duties = (
         ("open", Ticket.first_response_due, "response_overdue_noted", "first response"),
@@ -243,29 +297,32 @@ def _overdue(session: Session, settings: Settings, now: datetime, report: SweepR
     )
     for state, due_column, noted, what in duties:
         noted_column = getattr(Ticket, noted)
-        query = select(Ticket).where(
-            Ticket.state == state,
-            due_column <= now,
-            noted_column.is_(None) | (noted_column != due_column),
+        query = (
+            select(Ticket, Host)
+            .join(Host, Host.id == Ticket.host_id)
+            .where(
+                Ticket.state == state,
+                due_column <= now,
+                noted_column.is_(None) | (noted_column != due_column),
+            )
         )
         if state == "open":
             query = query.where(Ticket.first_response_at.is_(None))
-        for ticket in _locked(query, session).all():
-            host = session.get(Host, ticket.host_id)
-            assert host is not None
-            due = getattr(ticket, due_column.key)
-            if due is None or _held_back(session, ticket, host, now):
-                continue
-            setattr(ticket, noted, due)
-            notify(
-                session,
-                settings,
-                ticket,
-                host,
-                noted.replace("_noted", ""),
-                ["on_duty"],
-                now,
-                discriminator=format_time(due),
-                headline=f"{what} overdue by {describe_age(now - due)}",
-            )
-            report.overdue_notices += 1
+        for session, rows in _chunks(factory, query, Ticket.id, Ticket):
+            for ticket, host in rows:
+                due = getattr(ticket, due_column.key)
+                if due is None or _held_back(ticket, host, silences):
+                    continue
+                setattr(ticket, noted, due)
+                notify(
+                    session,
+                    settings,
+                    ticket,
+                    host,
+                    noted.replace("_noted", ""),
+                    ["on_duty"],
+                    now,
+                    discriminator=format_time(due),
+                    headline=f"{what} overdue by {describe_age(now - due)}",
+                )
+                report.overdue_notices += 1
