@@ -10,7 +10,7 @@ violation and the whole batch is simply tried again.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from portacare.checks import Status, format_time
 
 from .errors import Unavailable
-from .liveness import silent_after
+from .liveness import check_interval, silent_after
 from .models import OPEN_STATES, Batch, CheckState, Host, Result, StateEvent, Ticket
+from .policy import SILENT_CHECK
 from .settings import Settings
 from .sweep import on_host_heard
 from .ticket_policy import on_result
@@ -93,8 +94,6 @@ def _store(
     # so two collectors storing batches of the same host cannot deadlock further on.
     host = session.get(Host, host_id, with_for_update=True)
     assert host is not None
-    if session.get(Batch, batch.batch_id) is not None:
-        raise _DuplicateBatch
     session.add(
         Batch(
             batch_id=batch.batch_id, host_id=host_id, received_at=now, accepted=len(batch.results)
@@ -105,7 +104,23 @@ def _store(
     except IntegrityError as exc:
         raise _DuplicateBatch from exc
     host.customer = settings.customer_of(host.name, host.customer)
-    on_host_heard(session, host, settings, now)
+    checks = {r.check for r in batch.results}
+    # one query for the open tickets of the batch's checks and of the host's silence
+    tickets: dict[str, Ticket | None] = {
+        t.check: t
+        for t in session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.host_id == host_id,
+                Ticket.check.in_(checks | {SILENT_CHECK}),
+                Ticket.state.in_(OPEN_STATES),
+            )
+            .with_for_update()
+        )
+    }
+    silent_ticket = tickets.pop(SILENT_CHECK, None)
+    if silent_ticket is not None:
+        on_host_heard(session, host, silent_ticket, settings, now)
     host.last_seen = now if host.last_seen is None else max(host.last_seen, now)
     host.interval_s = batch.agent.interval_s
     if batch.agent.check_intervals:
@@ -115,8 +130,6 @@ def _store(
     if not batch.results:
         return 0
     session.execute(insert(Result), [_history_row(host_id, r, now) for r in batch.results])
-    checks = {r.check for r in batch.results}
-    # one query each for the batch's latest states and open tickets, locked for this transaction
     states = {
         s.check: s
         for s in session.scalars(
@@ -125,19 +138,27 @@ def _store(
             .with_for_update()
         )
     }
-    tickets: dict[str, Ticket | None] = {
-        t.check: t
-        for t in session.scalars(
-            select(Ticket)
-            .where(
-                Ticket.host_id == host_id, Ticket.check.in_(checks), Ticket.state.in_(OPEN_STATES)
-            )
-            .with_for_update()
-        )
-    }
     late_after = silent_after(host, settings.tickets)
+    with session.no_autoflush:  # one flush at commit, not one per result
+        _apply_all(session, host, batch, settings, now, states, tickets, late_after)
+    return len(batch.results)
+
+
+def _apply_all(
+    session: Session,
+    host: Host,
+    batch: BatchIn,
+    settings: Settings,
+    now: datetime,
+    states: dict[str, CheckState],
+    tickets: dict[str, Ticket | None],
+    late_after: timedelta,
+) -> None:
     for result in sorted(batch.results, key=lambda r: r.observed_at):
-        state, previous, changed = _apply_latest(session, host, states.get(result.check), result)
+        stale_seconds = settings.tickets.silent_intervals * check_interval(host, result.check)
+        state, previous, changed = _apply_latest(
+            session, host, states.get(result.check), result, stale_seconds
+        )
         if state is None:
             continue
         states[result.check] = state
@@ -145,7 +166,6 @@ def _store(
         tickets[result.check] = on_result(
             session, host, state, previous, changed, settings, now, tickets.get(result.check), late
         )
-    return len(batch.results)
 
 
 def _merge_dropped(known: dict[str, Any], reported: dict[str, DroppedIn]) -> dict[str, Any]:
@@ -177,7 +197,11 @@ def _history_row(host_id: int, result: ResultIn, now: datetime) -> dict[str, obj
 
 
 def _apply_latest(
-    session: Session, host: Host, state: CheckState | None, result: ResultIn
+    session: Session,
+    host: Host,
+    state: CheckState | None,
+    result: ResultIn,
+    stale_seconds: float,
 ) -> tuple[CheckState | None, Status | None, bool]:
     """Move the latest state forward: (state, previous status, changed).
 
@@ -199,7 +223,6 @@ def _apply_latest(
             ticket_pending=False,
         )
         session.add(state)
-        session.flush()
         previous = None
         changed = status is not Status.OK
     else:
@@ -214,6 +237,7 @@ def _apply_latest(
         state.observed_at = result.observed_at
         state.metrics = result.metrics
     state.ok_streak = state.ok_streak + 1 if status is Status.OK else 0
+    state.stale_after = result.observed_at + timedelta(seconds=stale_seconds)
     if changed:
         session.add(
             StateEvent(

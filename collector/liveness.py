@@ -7,19 +7,41 @@ from datetime import datetime, timedelta
 from .models import CheckState, Host
 from .settings import TicketRules
 
-__all__ = ["silent_after", "is_silent", "is_stale", "check_interval"]
+__all__ = [
+    "silent_after",
+    "quiet_allowance",
+    "is_silent",
+    "went_quiet",
+    "is_stale",
+    "check_interval",
+]
 
 _DEFAULT_RULES = TicketRules()
 
 
 def silent_after(host: Host, rules: TicketRules = _DEFAULT_RULES) -> timedelta:
     """How long a host may stay quiet: 3 of its reported intervals, at least 5 minutes."""
-    return max(timedelta(seconds=rules.silent_intervals * host.interval_s), rules.silent_minimum)
+    return quiet_allowance(host.interval_s, rules)
+
+
+def quiet_allowance(interval_s: float, rules: TicketRules = _DEFAULT_RULES) -> timedelta:
+    """``silent_after`` for an agent reporting every ``interval_s`` seconds."""
+    return max(timedelta(seconds=rules.silent_intervals * interval_s), rules.silent_minimum)
 
 
 def is_silent(host: Host, now: datetime, rules: TicketRules = _DEFAULT_RULES) -> bool:
     """True for a host never heard from or quiet past its ``silent_after``."""
-    return host.last_seen is None or now - host.last_seen > silent_after(host, rules)
+    return went_quiet(host.last_seen, host.interval_s, now, rules)
+
+
+def went_quiet(
+    last_seen: datetime | None,
+    interval_s: float,
+    now: datetime,
+    rules: TicketRules = _DEFAULT_RULES,
+) -> bool:
+    """:func:`is_silent` from the two columns it needs (for lists read without ORM objects)."""
+    return last_seen is None or now - last_seen > quiet_allowance(interval_s, rules)
 
 
 def check_interval(host: Host, check: str) -> float:

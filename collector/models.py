@@ -142,6 +142,9 @@ class CheckState(Base):
     history: Mapped[dict[str, Any]] = mapped_column(default=dict)  # recent statuses, flapping
     #: a failure whose ticket a silence held back: opened by the sweep when the silence ends
     ticket_pending: Mapped[bool] = mapped_column(default=False)
+    #: when this state turns stale (3 of the check's intervals after it was observed),
+    #: stored so the host list can rank statuses in one query
+    stale_after: Mapped[datetime | None]
 
 
 class StateEvent(Base):
@@ -171,6 +174,7 @@ class Ticket(Base):
             postgresql_where=text("state IN ('open', 'responded')"),
         ),
         Index("tickets_state", "state"),
+        Index("tickets_queue", "state", "first_response_due"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)  # the request number

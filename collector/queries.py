@@ -6,14 +6,14 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from portacare.checks import Status
 from portacare.sla import Priority
 
 from .errors import NotFound
-from .liveness import is_silent, is_stale
+from .liveness import is_stale, went_quiet
 from .models import CheckState, Escalation, Host, Result, Ticket, TicketEvent
 from .views import (
     CheckView,
@@ -45,23 +45,45 @@ def _host(session: Session, name: str) -> Host:
     return host
 
 
+# rank of each status for "worst of", as Status.severity: OK < UNKNOWN < WARNING < CRITICAL
+_RANK = case(
+    (CheckState.status == int(Status.CRITICAL), 3),
+    (CheckState.status == int(Status.WARNING), 2),
+    (CheckState.status == int(Status.UNKNOWN), 1),
+    else_=0,
+)
+_BY_RANK = {0: Status.OK, 1: Status.UNKNOWN, 2: Status.WARNING, 3: Status.CRITICAL}
+
+
 def list_hosts(session: Session, now: datetime) -> list[HostView]:
-    hosts = session.scalars(select(Host).order_by(Host.name)).all()
-    states: dict[int, list[CheckState]] = defaultdict(list)
-    for state in session.scalars(select(CheckState)):
-        states[state.host_id].append(state)
+    """Every host with its worst current status, a stale check counting as UNKNOWN.
+
+    One grouped query ranks the statuses in the database, so the list stays
+    fast with hundreds of thousands of checks.
+    """
+    shown = case((CheckState.stale_after < now, 1), else_=_RANK)
+    worst = {
+        host_id: rank
+        for host_id, rank in session.execute(
+            select(CheckState.host_id, func.max(shown)).group_by(CheckState.host_id)
+        )
+    }
     views = []
-    for host in hosts:
-        worst = Status.worst(_shown_status(host, s, now) for s in states[host.id])
-        silent = is_silent(host, now)
+    columns = select(
+        Host.id, Host.name, Host.customer, Host.last_seen, Host.interval_s, Host.dropped
+    ).order_by(Host.name)
+    for host_id, name, customer, last_seen, interval_s, dropped in session.execute(columns):
+        silent = went_quiet(last_seen, interval_s, now)
+        rank = worst.get(host_id)
+        status = Status.OK if rank is None else _BY_RANK[int(rank)]
         views.append(
             HostView(
-                host=host.name,
-                customer=host.customer,
-                last_seen=host.last_seen,
-                status=(Status.UNKNOWN if silent and states[host.id] else worst).name,
+                host=name,
+                customer=customer,
+                last_seen=last_seen,
+                status=(Status.UNKNOWN if silent and rank is not None else status).name,
                 silent=silent,
-                dropped_results=host.dropped or {},
+                dropped_results=dropped or {},
             )
         )
     return views

@@ -72,11 +72,10 @@ def run_sweep(factory: sessionmaker[Session], settings: Settings, now: datetime)
     return report
 
 
-def on_host_heard(session: Session, host: Host, settings: Settings, now: datetime) -> None:
-    """A batch arrived: a silent-agent ticket of this host resolves."""
-    ticket = find_open_ticket(session, host.id, SILENT_CHECK)
-    if ticket is None:
-        return
+def on_host_heard(
+    session: Session, host: Host, ticket: Ticket, settings: Settings, now: datetime
+) -> None:
+    """A batch arrived from a host with an open silent-agent ticket: it resolves."""
     quiet = describe_age(now - host.last_seen) if host.last_seen else "a while"
     message = f"agent reporting again after {quiet} of silence"
     resolve(session, ticket, now, message, SYSTEM_ACTOR)

@@ -248,6 +248,7 @@ def _schedule_escalations(session: Session, ticket: Ticket, plan: SupportPlan) -
         str(step.role): step.due_at
         for step in escalation_plan(Priority(ticket.priority), ticket.ladder_started_at, plan)
     }
+    session.flush()  # steps added earlier in this transaction must be seen, not added twice
     existing = {
         e.role: e
         for e in session.scalars(select(Escalation).where(Escalation.ticket_id == ticket.id))

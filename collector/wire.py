@@ -48,10 +48,16 @@ AwareTime = Annotated[datetime, AfterValidator(_aware)]
 CheckName = Annotated[str, Field(min_length=1, max_length=LIMITS.name_chars)]
 
 
+def _not_reserved(name: str) -> str:
+    if name == "agent_silent":
+        raise ValueError("'agent_silent' is the collector's own name for a silent agent")
+    return name
+
+
 class ResultIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    check: CheckName
+    check: Annotated[CheckName, AfterValidator(_not_reserved)]
     status: WireStatus
     summary: str = Field(max_length=LIMITS.summary_chars)
     observed_at: AwareTime

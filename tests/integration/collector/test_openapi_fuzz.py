@@ -37,7 +37,9 @@ def test_no_server_errors_and_only_documented_statuses(fuzzed: Collector) -> Non
     assert len(operations) >= 10
     seen: dict[str, set[int]] = {}
     for operation in operations:
-        token = fuzzed.agent_token("sw1") if operation.path == "/api/v1/results" else fuzzed.noc_token()
+        token = (
+            fuzzed.agent_token("sw1") if operation.path == "/api/v1/results" else fuzzed.noc_token()
+        )
 
         @given(case=operation.as_strategy())
         @settings(
@@ -50,7 +52,10 @@ def test_no_server_errors_and_only_documented_statuses(fuzzed: Collector) -> Non
         def exercise(case) -> None:  # type: ignore[no-untyped-def]
             response = case.call(headers={"Authorization": f"Bearer {token}"})
             assert response.status_code < 500, (
-                case.method, case.path, response.status_code, response.text[:300]
+                case.method,
+                case.path,
+                response.status_code,
+                response.text[:300],
             )
             # cross-field rules (a silence needs a scope) are beyond JSON Schema: a 422 for
             # them is right, so "schema-valid data must be accepted" is not asked here

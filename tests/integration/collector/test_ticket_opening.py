@@ -88,3 +88,20 @@ def test_filters_of_the_ticket_queue(collector: Collector) -> None:
     queue = _tickets(collector)
     dues = [t["first_response_due"] for t in queue]
     assert dues == sorted(dues)  # nearest deadline first
+
+
+def test_warning_then_critical_in_one_batch_is_one_raised_ticket(collector: Collector) -> None:
+    collector.push(
+        "sw1",
+        [
+            result("disk", "WARNING", "/var 88%"),
+            result("disk", "CRITICAL", "/var 97%", at=T0 + timedelta(seconds=30)),
+        ],
+    )
+    [ticket] = _tickets(collector)
+    assert ticket["priority"] == 2
+    assert [e["role"] for e in ticket["escalations"]] == [
+        "technical_support_manager",
+        "customer_relations_manager",
+        "cto",
+    ]
