@@ -19,7 +19,18 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from pydantic import ValidationError
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, Text, insert
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+)
 from starlette.concurrency import run_in_threadpool
 
 from portacare.checks import utc_now
@@ -44,34 +55,35 @@ rows_table = Table(
 )
 
 
+def store_batch(engine: Engine, batch: BatchIn) -> None:
+    """The batch's rows into one table, one INSERT (executemany) in one transaction."""
+    now = utc_now()
+    rows: list[dict[str, Any]] = [
+        {
+            "host": batch.host,
+            "batch_id": batch.batch_id,
+            "check": r.check,
+            "status": int(r.status),
+            "summary": r.summary,
+            "observed_at": r.observed_at,
+            "received_at": now,
+            "duration_ms": r.duration_ms,
+            "metrics": r.metrics,
+            "details": r.details,
+        }
+        for r in batch.results
+    ]
+    with engine.begin() as conn:
+        if rows:
+            conn.execute(insert(rows_table), rows)
+
+
 def build_app(database_url: str | None = None) -> FastAPI:
     app = FastAPI()
     engine = None
     if database_url:
         engine = make_engine(database_url)
         metadata.create_all(engine)
-
-    def store(batch: BatchIn) -> None:
-        assert engine is not None
-        now = utc_now()
-        rows: list[dict[str, Any]] = [
-            {
-                "host": batch.host,
-                "batch_id": batch.batch_id,
-                "check": r.check,
-                "status": int(r.status),
-                "summary": r.summary,
-                "observed_at": r.observed_at,
-                "received_at": now,
-                "duration_ms": r.duration_ms,
-                "metrics": r.metrics,
-                "details": r.details,
-            }
-            for r in batch.results
-        ]
-        with engine.begin() as conn:
-            if rows:
-                conn.execute(insert(rows_table), rows)
 
     @app.post("/api/v1/results", status_code=202)
     async def results(request: Request) -> BatchAccepted:
@@ -83,7 +95,7 @@ def build_app(database_url: str | None = None) -> FastAPI:
         except ValidationError as exc:
             raise HTTPException(422, str(exc)) from exc
         if engine is not None:
-            await run_in_threadpool(store, batch)
+            await run_in_threadpool(store_batch, engine, batch)
         return BatchAccepted(accepted=len(batch.results), duplicate=False)
 
     @app.get("/healthz")

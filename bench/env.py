@@ -178,7 +178,14 @@ def machine() -> dict[str, object]:
 
     import psutil
 
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "collector", "agent", "checks", "sla")
     return {
+        "revision": git("rev-parse", "--short", "HEAD"),
+        "uncommitted_changes": [line[3:] for line in changed.splitlines()],
         "cpus": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),

@@ -177,6 +177,7 @@ class IngestBench:
             self.report.problems.append(f"PostgreSQL at 127.0.0.1:5432 unavailable: {why_not}")
         else:
             self._postgres(fake)
+        self._statements(why_not is None)
         print("ingest: bare FastAPI endpoint again (how much the machine drifted)", flush=True)
         with self._service(lambda: start_bare(self.workdir, "bare-again")) as url:
             if url:
@@ -409,6 +410,31 @@ class IngestBench:
                 ),
             )
         )
+
+    def _statements(self, postgres: bool) -> None:
+        """SQL statements per batch: what the collector sends the database, not how fast."""
+        from . import statements
+
+        def one(label: str, url: str) -> None:
+            for size in BATCHES:
+                self.report.add(
+                    Figure(
+                        "ingest",
+                        f"SQL statements per batch of {size} on {label} (token lookup included)",
+                        statements.count(url, size),
+                        "statements",
+                        {"plain insert per batch": statements.count_plain(url, size)},
+                        "",
+                        None,
+                        note="an existing host whose checks have a latest state; "
+                        "an executemany counts once",
+                    )
+                )
+
+        one("SQLite", f"sqlite:///{self.workdir / 'statements.sqlite3'}")
+        if postgres:
+            with throwaway_postgres() as url:
+                one("PostgreSQL", url)
 
     @staticmethod
     def _errors_note(run: LoadResult | None) -> str:

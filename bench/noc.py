@@ -61,13 +61,15 @@ class Client:
         self.conn.close()
 
 
-def measure(client: Client, paths: Callable[[int], str], count: int, seconds: float) -> list[float]:
+def measure(
+    client: Client, paths: Callable[[int], str], count: int, seconds: float, least: int = 5
+) -> list[float]:
     client.get(paths(0))  # warm: the first answer fills caches
     samples: list[float] = []
     deadline = time.monotonic() + seconds
     for i in range(count):
         samples.append(client.get(paths(i + 1)))
-        if time.monotonic() > deadline and len(samples) >= 5:
+        if time.monotonic() > deadline and len(samples) >= least:
             break
     return samples
 
@@ -133,13 +135,17 @@ def _one_database(plan: Plan, report: Report, label: str, url: str, workdir: Pat
         floor_p95 = percentile(floor, 95)
         for name, paths in reads:
             try:
-                samples = measure(client, paths, plan.noc_requests, plan.noc_seconds)
+                samples = measure(
+                    client, paths, plan.noc_requests, plan.noc_seconds, plan.noc_min_samples
+                )
             except (BenchError, OSError) as exc:
                 report.problems.append(f"noc {label} {name}: {exc}")
                 client.close()
                 client = Client(base, token)
                 continue
             p95 = percentile(samples, 95)
+            if p95 >= P95_TARGET_MS and plan.profile:
+                _profile(report, service.pid, base, token, f"{label} {name}", paths, plan, workdir)
             in_issue = not name.endswith("/results")
             report.add(
                 Figure(
@@ -160,6 +166,43 @@ def _one_database(plan: Plan, report: Report, label: str, url: str, workdir: Pat
     finally:
         client.close()
         service.stop()
+
+
+def _profile(
+    report: Report,
+    pid: int,
+    base: str,
+    token: str,
+    label: str,
+    paths: Callable[[int], str],
+    plan: Plan,
+    workdir: Path,
+) -> None:
+    """A read that misses its target: py-spy (GIL only) on the collector while it repeats."""
+    from . import profile
+
+    seconds = plan.profile_seconds
+    print(f"  profiling {label} with py-spy", flush=True)
+
+    def load() -> None:
+        client = Client(base, token)
+        deadline = time.monotonic() + seconds + 1
+        i = 0
+        try:
+            while time.monotonic() < deadline:
+                client.get(paths(i))
+                i += 1
+        finally:
+            client.close()
+
+    try:
+        summary = profile.record_during(
+            pid, seconds, workdir / f"profile-{len(report.profiles)}.txt", ["--gil"], load
+        )
+    except (BenchError, OSError) as exc:
+        report.problems.append(f"profile of {label}: {exc}")
+        return
+    report.profiles[label] = {"gil": summary}
 
 
 def run(plan: Plan, report: Report) -> None:

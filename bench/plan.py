@@ -21,8 +21,9 @@ class Plan:
     sweep_tickets: int
     agent_seconds: float
     agent_settle_seconds: float
-    profile: bool = True  # py-spy the collector when it misses an ingest target
+    profile: bool = True  # py-spy the collector when it misses a target (ingest, NOC reads)
     profile_seconds: float = 8
+    noc_min_samples: int = 5  # even when an endpoint is slow
 
 
 FULL = Plan(
@@ -44,18 +45,20 @@ FULL = Plan(
 
 QUICK = Plan(
     name="quick",
-    load_seconds=5,
+    load_seconds=3,
     warmup_seconds=1,
     connections=16,
     agents=200,
-    noc_hosts=10_000,
+    noc_hosts=2_000,
     noc_checks_per_host=15,
-    noc_history=300_000,
-    noc_tickets=50_000,
-    noc_requests=30,
-    noc_seconds=8,
+    noc_history=200_000,
+    noc_tickets=10_000,
+    noc_requests=20,
+    noc_seconds=4,
     sweep_tickets=10_000,
-    agent_seconds=20,
-    agent_settle_seconds=5,
+    agent_seconds=10,
+    agent_settle_seconds=3,
+    profile=False,
     profile_seconds=5,
+    noc_min_samples=3,
 )

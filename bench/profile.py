@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from .env import BenchError, which
@@ -43,15 +44,20 @@ def record(
     Wall clock shows waiting (for the database, the SQLite write lock, a pooled
     connection); the GIL-only profile shows where the Python CPU time goes.
     """
+
+    def load() -> None:
+        run_wrk(url, "results.lua", [str(agents), str(batch)], 16, 2, seconds + 2)
+
     return {
-        "wall": _record(pid, url, agents, batch, seconds, out.with_suffix(".wall.txt"), []),
-        "gil": _record(pid, url, agents, batch, seconds, out.with_suffix(".gil.txt"), ["--gil"]),
+        "wall": record_during(pid, seconds, out.with_suffix(".wall.txt"), [], load),
+        "gil": record_during(pid, seconds, out.with_suffix(".gil.txt"), ["--gil"], load),
     }
 
 
-def _record(
-    pid: int, url: str, agents: Path, batch: int, seconds: float, raw: Path, extra: list[str]
+def record_during(
+    pid: int, seconds: float, raw: Path, extra: list[str], load: Callable[[], None]
 ) -> dict[str, object]:
+    """py-spy on ``pid`` for ``seconds`` while ``load`` runs in a thread; the summary."""
     spy = subprocess.Popen(
         [
             py_spy(),
@@ -73,12 +79,10 @@ def _record(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    load = threading.Thread(
-        target=run_wrk, args=(url, "results.lua", [str(agents), str(batch)], 16, 2, seconds + 2)
-    )
-    load.start()
+    worker = threading.Thread(target=load)
+    worker.start()
     output, _ = spy.communicate(timeout=seconds + 60)
-    load.join()
+    worker.join()
     if spy.returncode != 0 or not raw.exists():
         raise BenchError(f"py-spy failed: {output.strip()[-800:]}")
     return summarise(raw.read_text(encoding="utf-8"))

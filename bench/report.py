@@ -98,8 +98,16 @@ class Report:
         parts = [
             f"Measured by `{self.command}` from {self.started_at} to {self.finished_at} "
             f"on {m.get('cpus')} cores, {m.get('memory_gb')} GB, Python {m.get('python')}, "
-            f"load average at start {m.get('load_average_at_start')} "
-            "(a shared machine: compare ratios, not absolute numbers).",
+            f"load average at start {m.get('load_average_at_start')}, "
+            f"at the end {m.get('load_average_at_end')} "
+            "(a shared machine: compare ratios, not absolute numbers). "
+            f"Code: revision {m.get('revision')}"
+            + (
+                f" with uncommitted changes in {', '.join(m['uncommitted_changes'])}"
+                if m.get("uncommitted_changes")
+                else ""
+            )
+            + ".",
             "",
             "Sizes: "
             + ", ".join(

@@ -88,6 +88,10 @@ def _one_database(plan: Plan, report: Report, label: str, url: str) -> None:
             break
     with sessions() as session:
         outbox = len(session.scalars(select(Outbox.id)).all())
+    if outbox == 0 and (first.escalations or first.overdue_notices):
+        report.problems.append(
+            f"sweep {label}: the sweep reported notifications but wrote no outbox rows"
+        )
     report.add(
         Figure(
             "sweep",
