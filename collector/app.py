@@ -28,6 +28,7 @@ from .errors import Conflict, InvalidRequest, NotFound, Unavailable
 from .schema import upgrade_schema
 from .settings import Settings
 from .throttle import FailureThrottle
+from .tokens import PrincipalCache
 from .wire import BatchIn
 
 __all__ = ["create_app"]
@@ -66,6 +67,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.clock = clock
     app.state.auth_throttle = FailureThrottle(settings.auth_failures_per_minute)
+    app.state.principal_cache = PrincipalCache()
     for module in (results, hosts, tickets, ticket_actions, silences, customers):
         app.include_router(module.router)
     app.include_router(dashboard_router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,11 +20,42 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take the write lock up front so
-        # concurrent writers queue on busy_timeout instead of failing on lock upgrade.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        _queue_writers(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _queue_writers(engine: Engine) -> None:
+    """SQLite has one writer at a time: make this process's transactions queue for it.
+
+    Each transaction takes the write lock up front (``BEGIN IMMEDIATE``, so none
+    fails on a lock upgrade), and waits for it on a Python lock first: a waiting
+    thread wakes the moment the lock is free, where SQLite's own busy handler
+    sleeps in steps of up to 100 ms and turns contention into seconds of latency.
+    Other processes on the same file still queue on ``busy_timeout``.
+    """
+    writer = threading.Lock()
+    holder: list[Any] = [None]  # the connection whose transaction holds ``writer``
+
+    def begin(conn: Any) -> None:
+        # bounded wait: should a holder ever vanish without commit or rollback, writers fall
+        # back to SQLite's own busy handler instead of hanging
+        if writer.acquire(timeout=30):
+            holder[0] = conn.connection
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            end(conn)
+            raise
+
+    def end(conn: Any) -> None:
+        if holder[0] is not None and holder[0] is conn.connection:
+            holder[0] = None
+            writer.release()
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "commit", end)
+    event.listen(engine, "rollback", end)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +20,7 @@ from sqlalchemy.orm import Session
 from .models import Host, Token
 
 __all__ = [
+    "PrincipalCache",
     "ROLES",
     "Principal",
     "hash_token",
@@ -85,3 +89,32 @@ def authenticate(session: Session, token: str) -> Principal | None:
         return None
     record, host_name = row
     return Principal(record.role, record.name, record.host_id, host_name)
+
+
+class PrincipalCache:
+    """Recently authenticated tokens, so a busy agent is not looked up on every push.
+
+    Keyed by the token's hash (the token itself is never kept), bounded, and
+    short-lived: a token revoked in the database stops working within ``ttl``.
+    """
+
+    def __init__(self, ttl: float = 30.0, size: int = 20_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Principal | None:
+        key = hash_token(token)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[1] < time.monotonic():
+                self._entries.pop(key, None)
+                return None
+            return entry[0]
+
+    def put(self, token: str, principal: Principal) -> None:
+        with self._lock:
+            self._entries[hash_token(token)] = (principal, time.monotonic() + self.ttl)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)

@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..throttle import FailureThrottle
-from ..tokens import Principal, authenticate
+from ..tokens import Principal, PrincipalCache, authenticate
 
 __all__ = [
     "SessionDep",
@@ -56,8 +56,13 @@ def principal_from(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     principal = None
     if scheme.lower() == "bearer" and token.strip():
-        with get_factory(request)() as session:
-            principal = authenticate(session, token.strip())
+        cache: PrincipalCache = request.app.state.principal_cache
+        principal = cache.get(token.strip())
+        if principal is None:
+            with get_factory(request)() as session:
+                principal = authenticate(session, token.strip())
+            if principal is not None:
+                cache.put(token.strip(), principal)
     if principal is None:
         throttle.failed(address)
         reason = "unknown or revoked token" if token.strip() else "missing bearer token"
