@@ -100,7 +100,10 @@ class AgentConfig:
         return [c for c in self.checks if c.options.enabled]
 
     def interval_of(self, instance: CheckInstance) -> float:
-        return instance.options.interval or self.agent.interval
+        """The configured interval, else the check's own default, else the agent's."""
+        return (
+            instance.options.interval or instance.check_type.default_interval or self.agent.interval
+        )
 
 
 def this_host() -> str:

@@ -526,6 +526,8 @@ def _verify_zstd_command(path: Path, kind: str, zstd_command: str, timeout: floa
 
 class BackupsCheck(Check[BackupsOptions]):
     """Age, size, count and integrity of the newest backup of each configured set."""
+    #: seconds between runs unless configured: this check watches what changes slowly
+    default_interval = 900
 
     options_model = BackupsOptions
     description = "age, size, count and integrity of backups"

@@ -126,6 +126,9 @@ class Check(ABC, Generic[OptionsT]):
     description: ClassVar[str] = ""
     #: The registered name, set by discovery from the entry point.
     name: ClassVar[str] = ""
+    #: Seconds between runs when the configuration names none; None: the agent's interval.
+    #: Checks of slow-moving things (errata, backups) run less often by default.
+    default_interval: ClassVar[float | None] = None
 
     def __init__(self, options: OptionsT, context: CheckContext | None = None) -> None:
         self.options = options

@@ -411,6 +411,8 @@ class Report:
 
 class DnsCheck(Check[DnsOptions]):
     """The host's name, its addresses' PTRs and its resolvers, through its own resolvers."""
+    #: seconds between runs unless configured: this check watches what changes slowly
+    default_interval = 300
 
     options_model = DnsOptions
     description = "forward and reverse DNS of this host, and its resolvers"

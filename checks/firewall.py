@@ -831,6 +831,8 @@ class Finding:
 
 class FirewallCheck(Check[FirewallOptions]):
     """Input policy, required and forbidden ports, and changes of the live ruleset."""
+    #: seconds between runs unless configured: this check watches what changes slowly
+    default_interval = 300
 
     options_model = FirewallOptions
     description = "packet filter: default deny, required/forbidden ports, ruleset changes"

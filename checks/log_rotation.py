@@ -419,6 +419,8 @@ def _fsync_dir(directory: Path) -> None:
 
 class LogRotationCheck(Check[LogRotationOptions]):
     """Size, rotation age and compression of logs, and whether logrotate still runs."""
+    #: seconds between runs unless configured: this check watches what changes slowly
+    default_interval = 600
 
     options_model = LogRotationOptions
     description = "logs rotated, compressed and small; logrotate running"

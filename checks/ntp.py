@@ -560,6 +560,8 @@ def judge_daemon(state: DaemonView, options: NtpOptions) -> tuple[Status, str]:
 
 class NtpCheck(Check[NtpOptions]):
     """This host's clock against NTP servers and its time daemon's synchronisation."""
+    #: seconds between runs unless configured: this check watches what changes slowly
+    default_interval = 300
 
     options_model = NtpOptions
     description = "clock offset against NTP servers and the time daemon's synchronisation"

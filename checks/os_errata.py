@@ -258,6 +258,8 @@ def kernel_reboot_reason(running: str, installed: list[str]) -> str | None:
 
 class OsErrataCheck(Check[OsErrataOptions]):
     """Pending security updates (apt or dnf), their age and severity, and reboots needed."""
+    #: seconds between runs unless configured: this check watches what changes slowly
+    default_interval = 3600
 
     options_model = OsErrataOptions
     description = "pending security updates, their age, and reboots required"

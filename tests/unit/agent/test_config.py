@@ -87,3 +87,17 @@ def test_missing_file_and_bad_toml_are_config_errors(tmp_path: Path) -> None:
     broken.write_text("[agent\ncollector=")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(broken, REGISTRY)
+
+
+def test_slow_moving_checks_run_less_often_unless_configured() -> None:
+    raw = {
+        "agent": {"collector": "http://c:8470", "interval": 60},
+        "checks": {
+            "disk": {},
+            "os_errata": {},
+            "backups_now": {"type": "os_errata", "interval": 30},
+        },
+    }
+    config = parse_config(raw, REGISTRY, "test")
+    intervals = {c.name: config.interval_of(c) for c in config.checks}
+    assert intervals == {"disk": 60, "os_errata": 3600, "backups_now": 30}
