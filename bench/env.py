@@ -180,11 +180,11 @@ def machine() -> dict[str, object]:
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.strip()
+        return done.stdout.rstrip()
 
     changed = git("status", "--porcelain", "--", "collector", "agent", "checks", "sla")
     return {
-        "revision": git("rev-parse", "--short", "HEAD"),
+        "revision": git("rev-parse", "--short", "HEAD").strip(),
         "uncommitted_changes": [line[3:] for line in changed.splitlines()],
         "cpus": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
