@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, PlainSerializer
+from fastapi import Response
+from pydantic import BaseModel, PlainSerializer, TypeAdapter
 
 from portacare.checks import format_time
 
@@ -82,3 +83,16 @@ class TimelineEntry(BaseModel):
 
 class TicketDetail(TicketView):
     timeline: list[TimelineEntry]
+
+
+HOST_LIST = TypeAdapter(list[HostView])
+TICKET_LIST = TypeAdapter(list[TicketView])
+
+
+def json_list(adapter: TypeAdapter[Any], views: list[Any]) -> Response:
+    """A long list as JSON in one pass.
+
+    The views are built from the database and already valid; answering with a
+    ready Response spares FastAPI validating ten thousand of them a second time.
+    """
+    return Response(adapter.dump_json(views), media_type="application/json")

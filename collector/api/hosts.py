@@ -5,19 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from .. import queries
-from ..views import CheckView, HostView, ResultView
+from ..views import HOST_LIST, CheckView, HostView, ResultView, json_list
 from .deps import AUTH_RESPONSES, NOT_FOUND, NowDep, ReaderDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/hosts", tags=["noc"], responses={**AUTH_RESPONSES, **NOT_FOUND})
 
 
 @router.get("", response_model=list[HostView])
-def list_hosts(_: ReaderDep, session: SessionDep, now: NowDep) -> list[HostView]:
+def list_hosts(_: ReaderDep, session: SessionDep, now: NowDep) -> Response:
     """Every host with its worst current status and whether it has gone silent."""
-    return queries.list_hosts(session, now)
+    return json_list(HOST_LIST, queries.list_hosts(session, now))
 
 
 @router.get("/{host}/checks", response_model=list[CheckView])

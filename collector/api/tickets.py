@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from .. import queries
-from ..views import TicketDetail, TicketView
+from ..views import TICKET_LIST, TicketDetail, TicketView, json_list
 from .deps import AUTH_RESPONSES, NOT_FOUND, ReaderDep, RowId, SessionDep
 
 router = APIRouter(
@@ -24,9 +24,9 @@ def list_tickets(
     state: TicketState | None = None,
     host: str | None = None,
     priority: Annotated[int | None, Query(ge=1, le=4)] = None,
-) -> list[TicketView]:
+) -> Response:
     """Tickets, the nearest first-response deadline first."""
-    return queries.list_tickets(session, state, host, priority)
+    return json_list(TICKET_LIST, queries.list_tickets(session, state, host, priority))
 
 
 @router.get("/{number}", response_model=TicketDetail)
