@@ -366,8 +366,15 @@ class IngestBench:
                     "measured against one",
                     None,
                     note=(
-                        f"p50 {two_run.p50_ms:.1f} ms, p99 {two_run.p99_ms:.1f} ms; "
-                        + self._errors_note(two_run)
+                        "; ".join(
+                            filter(
+                                None,
+                                [
+                                    f"p50 {two_run.p50_ms:.1f} ms, p99 {two_run.p99_ms:.1f} ms",
+                                    self._errors_note(two_run),
+                                ],
+                            )
+                        )
                     )
                     if two_run
                     else "",
