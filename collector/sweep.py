@@ -60,15 +60,26 @@ class SweepReport:
         )
 
 
+@dataclass(frozen=True)
+class SweepRun:
+    """What every part of one sweep works with."""
+
+    factory: sessionmaker[Session]
+    settings: Settings
+    now: datetime
+    report: SweepReport
+    silences: SilenceIndex
+
+
 def run_sweep(factory: sessionmaker[Session], settings: Settings, now: datetime) -> SweepReport:
     """Do everything that is due at ``now``."""
     report = SweepReport()
     with transaction(factory) as session:
         _silent_agents(session, settings, now, report)
     with factory() as session:
-        silences = SilenceIndex.load(session, now)
+        run = SweepRun(factory, settings, now, report, SilenceIndex.load(session, now))
     for part in (_held_failures, _auto_resolve, _announce_late, _escalations, _overdue):
-        part(factory, settings, now, report, silences)
+        part(run)
     return report
 
 
@@ -140,45 +151,36 @@ def _silent_agents(
         report.silent_opened += 1
 
 
-def _held_failures(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    now: datetime,
-    report: SweepReport,
-    silences: SilenceIndex,
-) -> None:
+def _held_failures(run: SweepRun) -> None:
+    # few rows (failures a silence held back), so one transaction: (host, check) has no
+    # single-column key for the chunk cursor
     query = (
         select(CheckState, Host)
         .join(Host, Host.id == CheckState.host_id)
         .where(CheckState.ticket_pending.is_(True))
+        .with_for_update(skip_locked=True, of=CheckState)
     )
-    for session, rows in _chunks(factory, query, CheckState.host_id, CheckState):
-        for state, host in rows:
+    with transaction(run.factory) as session:
+        for state, host in session.execute(query).all():
             if Status(state.status) is Status.OK:
                 state.ticket_pending = False
                 continue
-            if silences.covers(host.customer, host.name, state.check):
+            if run.silences.covers(host.customer, host.name, state.check):
                 continue
             if find_open_ticket(session, host.id, state.check) is None:
-                ticket = open_for_failure(session, host, state, settings, now)
+                ticket = open_for_failure(session, host, state, run.settings, run.now)
                 record(
                     session,
                     ticket,
                     "note",
                     "the silence that held this failure back has ended",
-                    now,
+                    run.now,
                 )
-                report.held_opened += 1
+                run.report.held_opened += 1
             state.ticket_pending = False
 
 
-def _auto_resolve(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    now: datetime,
-    report: SweepReport,
-    silences: SilenceIndex,
-) -> None:
+def _auto_resolve(run: SweepRun) -> None:
     query = (
         select(Ticket, Host, CheckState)
         .join(Host, Host.id == Ticket.host_id)
@@ -187,34 +189,28 @@ def _auto_resolve(
         )
         .where(Ticket.state.in_(OPEN_STATES), CheckState.status == int(Status.OK))
     )
-    for session, rows in _chunks(factory, query, Ticket.id, Ticket):
+    for session, rows in _chunks(run.factory, query, Ticket.id, Ticket):
         for ticket, host, state in rows:
-            if maybe_auto_resolve(session, host, state, ticket, settings, now):
-                report.auto_resolved += 1
+            if maybe_auto_resolve(session, host, state, ticket, run.settings, run.now):
+                run.report.auto_resolved += 1
 
 
-def _announce_late(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    now: datetime,
-    report: SweepReport,
-    silences: SilenceIndex,
-) -> None:
-    """Late tickets still open once their host has caught up get their opening notice now."""
+def _announce_late(run: SweepRun) -> None:
+    """Late tickets still open once their host has caught up get their opening notice run.now."""
     query = (
         select(Ticket, Host)
         .join(Host, Host.id == Ticket.host_id)
         .where(Ticket.state.in_(OPEN_STATES), Ticket.announced.is_(False))
     )
-    for session, rows in _chunks(factory, query, Ticket.id, Ticket):
+    for session, rows in _chunks(run.factory, query, Ticket.id, Ticket):
         for ticket, host in rows:
             state = session.get(CheckState, (ticket.host_id, ticket.check))
-            caught_up = state is not None and now - state.observed_at <= silent_after(
-                host, settings.tickets
+            caught_up = state is not None and run.now - state.observed_at <= silent_after(
+                host, run.settings.tickets
             )
-            if caught_up and not _held_back(ticket, host, silences):
-                announce(session, settings, ticket, host, now)
-                report.late_announced += 1
+            if caught_up and not _held_back(ticket, host, run.silences):
+                announce(session, run.settings, ticket, host, run.now)
+                run.report.late_announced += 1
 
 
 def _held_back(ticket: Ticket, host: Host, silences: SilenceIndex) -> bool:
@@ -223,43 +219,37 @@ def _held_back(ticket: Ticket, host: Host, silences: SilenceIndex) -> bool:
     return ticket.flapping or silences.covers(host.customer, host.name, check)
 
 
-def _escalations(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    now: datetime,
-    report: SweepReport,
-    silences: SilenceIndex,
-) -> None:
+def _escalations(run: SweepRun) -> None:
     query = (
         select(Escalation, Ticket, Host)
         .join(Ticket, Ticket.id == Escalation.ticket_id)
         .join(Host, Host.id == Ticket.host_id)
         .where(
             Escalation.notified_at.is_(None),
-            Escalation.due_at <= now,
+            Escalation.due_at <= run.now,
             Ticket.state.in_(OPEN_STATES),
         )
     )
-    for session, rows in _chunks(factory, query, Escalation.id, Escalation):
+    for session, rows in _chunks(run.factory, query, Escalation.id, Escalation):
         for step, ticket, host in rows:
-            if _held_back(ticket, host, silences):
+            if _held_back(ticket, host, run.silences):
                 continue
-            step.notified_at = now
+            step.notified_at = run.now
             role = Role(step.role)
-            age = describe_age(now - ticket.opened_at)
+            age = describe_age(run.now - ticket.opened_at)
             notify(
                 session,
-                settings,
+                run.settings,
                 ticket,
                 host,
                 "escalation",
                 [step.role],
-                now,
+                run.now,
                 discriminator=step.role,
                 headline=f"escalation to {role.label}: P{ticket.priority} unresolved for {age}",
                 lines=[
                     f"Escalation step due {format_time(step.due_at)}.",
-                    *_overdue_lines(ticket, now),
+                    *_overdue_lines(ticket, run.now),
                 ],
             )
             record(
@@ -267,10 +257,10 @@ def _escalations(
                 ticket,
                 "escalated",
                 f"{role.label} notified ({age} unresolved)",
-                now,
+                run.now,
                 role=step.role,
             )
-            report.escalations += 1
+            run.report.escalations += 1
 
 
 def _overdue_lines(ticket: Ticket, now: datetime) -> list[str]:
@@ -282,13 +272,7 @@ def _overdue_lines(ticket: Ticket, now: datetime) -> list[str]:
     return lines
 
 
-def _overdue(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    now: datetime,
-    report: SweepReport,
-    silences: SilenceIndex,
-) -> None:
+def _overdue(run: SweepRun) -> None:
     """Tell the on-duty queue once per due time that a first response or an update is late."""
     duties = (
         ("open", Ticket.first_response_due, "response_overdue_noted", "first response"),
@@ -301,27 +285,27 @@ def _overdue(
             .join(Host, Host.id == Ticket.host_id)
             .where(
                 Ticket.state == state,
-                due_column <= now,
+                due_column <= run.now,
                 noted_column.is_(None) | (noted_column != due_column),
             )
         )
         if state == "open":
             query = query.where(Ticket.first_response_at.is_(None))
-        for session, rows in _chunks(factory, query, Ticket.id, Ticket):
+        for session, rows in _chunks(run.factory, query, Ticket.id, Ticket):
             for ticket, host in rows:
                 due = getattr(ticket, due_column.key)
-                if due is None or _held_back(ticket, host, silences):
+                if due is None or _held_back(ticket, host, run.silences):
                     continue
                 setattr(ticket, noted, due)
                 notify(
                     session,
-                    settings,
+                    run.settings,
                     ticket,
                     host,
                     noted.replace("_noted", ""),
                     ["on_duty"],
-                    now,
+                    run.now,
                     discriminator=format_time(due),
-                    headline=f"{what} overdue by {describe_age(now - due)}",
+                    headline=f"{what} overdue by {describe_age(run.now - due)}",
                 )
-                report.overdue_notices += 1
+                run.report.overdue_notices += 1
