@@ -40,7 +40,7 @@ FULL = Plan(
     noc_seconds=20,
     sweep_tickets=10_000,
     agent_seconds=60,
-    agent_settle_seconds=15,
+    agent_settle_seconds=65,  # past the first runs, spread over up to 60 s
 )
 
 QUICK = Plan(

@@ -150,6 +150,11 @@ _PLUMBING = (
 
 def _profile_lines(profile: dict[str, Any]) -> list[str]:
     lines = []
+    if "cprofile" in profile:
+        lines += ["cProfile of the call (cProfile's own overhead inflates it):", ""]
+        lines += ["| function | cumulative s | own s |", "|---|---|---|"]
+        lines += [f"| `{name}` | {cum} | {own} |" for name, cum, own in profile["cprofile"]]
+        lines.append("")
     for kind, title in (
         ("wall", "every thread, wall clock (waiting included)"),
         ("gil", "the thread holding the GIL (Python CPU time)"),
