@@ -13,14 +13,14 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from portacare.checks import Status, format_time
 
 from .errors import Unavailable
-from .liveness import check_interval, silent_after
+from .liveness import STATUS_RANK, check_interval, silent_after
 from .models import OPEN_STATES, Batch, CheckState, Host, Result, StateEvent, Ticket
 from .policy import SILENT_CHECK
 from .settings import Settings
@@ -141,6 +141,12 @@ def _store(
     late_after = silent_after(host, settings.tickets)
     with session.no_autoflush:  # one flush at commit, not one per result
         _apply_all(session, host, batch, settings, now, states, tickets, late_after)
+    session.flush()
+    host.worst_rank, host.stale_at = session.execute(
+        select(func.max(STATUS_RANK), func.min(CheckState.stale_after)).where(
+            CheckState.host_id == host_id
+        )
+    ).one()
     return len(batch.results)
 
 

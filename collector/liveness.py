@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import case
+
+from portacare.checks import Status
+
 from .models import CheckState, Host
 from .settings import TicketRules
 
 __all__ = [
+    "STATUS_RANK",
     "silent_after",
     "quiet_allowance",
     "is_silent",
@@ -17,6 +22,14 @@ __all__ = [
 ]
 
 _DEFAULT_RULES = TicketRules()
+
+#: a check state's rank for "worst of", in SQL, as Status.severity (OK<UNKNOWN<WARNING<CRITICAL)
+STATUS_RANK = case(
+    (CheckState.status == int(Status.CRITICAL), 3),
+    (CheckState.status == int(Status.WARNING), 2),
+    (CheckState.status == int(Status.UNKNOWN), 1),
+    else_=0,
+)
 
 
 def silent_after(host: Host, rules: TicketRules = _DEFAULT_RULES) -> timedelta:

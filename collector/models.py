@@ -80,6 +80,10 @@ class Host(Base):
     check_intervals: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: per check: results the agent dropped from a full spool (count, first/last observed)
     dropped: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: the host list's fast path, kept at ingest: worst status rank of its checks, and when
+    #: the first of them turns stale (from then on the list ranks this host's checks again)
+    worst_rank: Mapped[int | None]
+    stale_at: Mapped[datetime | None]
 
 
 class Token(Base):
@@ -175,6 +179,7 @@ class Ticket(Base):
         ),
         Index("tickets_state", "state"),
         Index("tickets_queue", "state", "first_response_due"),
+        Index("tickets_deadline", "first_response_due", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)  # the request number

@@ -13,7 +13,7 @@ from portacare.checks import Status
 from portacare.sla import Priority
 
 from .errors import NotFound
-from .liveness import is_stale, went_quiet
+from .liveness import STATUS_RANK, is_stale, went_quiet
 from .models import CheckState, Escalation, Host, Result, Ticket, TicketEvent
 from .views import (
     CheckView,
@@ -45,45 +45,56 @@ def _host(session: Session, name: str) -> Host:
     return host
 
 
-# rank of each status for "worst of", as Status.severity: OK < UNKNOWN < WARNING < CRITICAL
-_RANK = case(
-    (CheckState.status == int(Status.CRITICAL), 3),
-    (CheckState.status == int(Status.WARNING), 2),
-    (CheckState.status == int(Status.UNKNOWN), 1),
-    else_=0,
-)
 _BY_RANK = {0: Status.OK, 1: Status.UNKNOWN, 2: Status.WARNING, 3: Status.CRITICAL}
+_IN_CHUNK = 500
 
 
 def list_hosts(session: Session, now: datetime) -> list[HostView]:
     """Every host with its worst current status, a stale check counting as UNKNOWN.
 
-    One grouped query ranks the statuses in the database, so the list stays
-    fast with hundreds of thousands of checks.
+    Ingest keeps each host's worst rank and the moment its first check turns
+    stale; only hosts past that moment (or never ranked) have their checks
+    ranked again here, in grouped queries, so the list stays fast at fleet size.
     """
-    shown = case((CheckState.stale_after < now, 1), else_=_RANK)
-    worst = {
-        host_id: rank
-        for host_id, rank in session.execute(
-            select(CheckState.host_id, func.max(shown)).group_by(CheckState.host_id)
-        )
-    }
-    views = []
     columns = select(
-        Host.id, Host.name, Host.customer, Host.last_seen, Host.interval_s, Host.dropped
+        Host.id,
+        Host.name,
+        Host.customer,
+        Host.last_seen,
+        Host.interval_s,
+        Host.dropped,
+        Host.worst_rank,
+        Host.stale_at,
     ).order_by(Host.name)
-    for host_id, name, customer, last_seen, interval_s, dropped in session.execute(columns):
-        silent = went_quiet(last_seen, interval_s, now)
-        rank = worst.get(host_id)
+    hosts = session.execute(columns).all()
+    worst = {host.id: host.worst_rank for host in hosts}
+    again = [
+        h.id
+        for h in hosts
+        if (h.stale_at is not None and h.stale_at < now)
+        or (h.worst_rank is None and h.last_seen is not None)
+    ]
+    shown = case((CheckState.stale_after < now, 1), else_=STATUS_RANK)
+    ranked = select(CheckState.host_id, func.max(shown)).group_by(CheckState.host_id)
+    if len(again) > len(hosts) // 4:  # most hosts need it: one pass over every check
+        worst.update(dict(session.execute(ranked).all()))
+    else:
+        for start in range(0, len(again), _IN_CHUNK):
+            chunk = again[start : start + _IN_CHUNK]
+            worst.update(dict(session.execute(ranked.where(CheckState.host_id.in_(chunk))).all()))
+    views = []
+    for host in hosts:
+        silent = went_quiet(host.last_seen, host.interval_s, now)
+        rank = worst.get(host.id)
         status = Status.OK if rank is None else _BY_RANK[int(rank)]
         views.append(
             HostView(
-                host=name,
-                customer=customer,
-                last_seen=last_seen,
+                host=host.name,
+                customer=host.customer,
+                last_seen=host.last_seen,
                 status=(Status.UNKNOWN if silent and rank is not None else status).name,
                 silent=silent,
-                dropped_results=dropped or {},
+                dropped_results=host.dropped or {},
             )
         )
     return views

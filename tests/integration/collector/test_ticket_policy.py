@@ -236,3 +236,14 @@ def test_overdue_first_response_and_update_are_told_once_each(staffed: Collector
     kinds = [k for k, r in outbox(staffed) if r == "duty@vendor.example"]
     assert kinds.count("response_overdue") == 1
     assert kinds.count("update_overdue") == 1
+
+
+def test_the_host_list_follows_each_check_going_stale(staffed: Collector) -> None:
+    _push(staffed, 0, "CRITICAL", check="disk", interval=60)
+    staffed.push(HOST, [result("ntp", "OK", at=_at(0))], check_intervals={"ntp": 3600})
+    assert staffed.get("/api/v1/hosts")[0]["status"] == "CRITICAL"
+    staffed.clock.now = _at(4)  # disk (every minute) went stale; ntp (hourly) did not
+    staffed.push(HOST, [])
+    assert staffed.get("/api/v1/hosts")[0]["status"] == "UNKNOWN"
+    _push(staffed, 5, "OK", check="disk")
+    assert staffed.get("/api/v1/hosts")[0]["status"] == "OK"
