@@ -121,7 +121,8 @@ class Report:
             parts += ["", "Could not be measured / problems:", ""]
             parts += ["- " + p.replace("\n", " ") for p in self.problems]
         for label, profile in self.profiles.items():
-            parts += ["", f"### Where the time goes: {label} (py-spy)", ""]
+            tool = "cProfile" if "cprofile" in profile else "py-spy"
+            parts += ["", f"### Where the time goes: {label} ({tool})", ""]
             parts += _profile_lines(profile)
         return "\n".join(parts) + "\n"
 
@@ -151,7 +152,11 @@ _PLUMBING = (
 def _profile_lines(profile: dict[str, Any]) -> list[str]:
     lines = []
     if "cprofile" in profile:
-        lines += ["cProfile of the call (cProfile's own overhead inflates it):", ""]
+        lines += [
+            "cProfile of the same call on a second database seeded the same way "
+            "(cProfile's own overhead inflates the seconds; the measured figure ran without it):",
+            "",
+        ]
         lines += ["| function | cumulative s | own s |", "|---|---|---|"]
         lines += [f"| `{name}` | {cum} | {own} |" for name, cum, own in profile["cprofile"]]
         lines.append("")
