@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, func, insert, select, update
 
+from portacare.collector.liveness import STATUS_RANK
 from portacare.collector.models import (
     CheckState,
     Escalation,
@@ -94,6 +95,18 @@ def _insert(engine: Engine, table: Any, rows: Iterator[dict[str, Any]]) -> int:
     return count
 
 
+def _roll_up_hosts(engine: Engine) -> None:
+    """Each host's worst rank and first stale moment, as ingest keeps them."""
+    of_host = CheckState.host_id == Host.id
+    with engine.begin() as connection:
+        connection.execute(
+            update(Host).values(
+                worst_rank=select(func.max(STATUS_RANK)).where(of_host).scalar_subquery(),
+                stale_at=select(func.min(CheckState.stale_after)).where(of_host).scalar_subquery(),
+            )
+        )
+
+
 def seed(
     engine: Engine,
     now: datetime,
@@ -148,9 +161,11 @@ def seed(
                 "ok_streak": 0 if status else 5,
                 "history": {},
                 "ticket_pending": False,
+                "stale_after": at + timedelta(seconds=180),  # 3 intervals, as ingest stores it
             }
 
     states = _insert(engine, CheckState.__table__, state_rows())
+    _roll_up_hosts(engine)
     stored_history = _history(engine, now, pairs, history)
     # open tickets on distinct (host, check) pairs (one open ticket per pair), closed ones anywhere
     open_pairs = rng.sample(range(len(pairs)), min(open_tickets, len(pairs)))

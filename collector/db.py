@@ -22,7 +22,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         _queue_writers(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # a pool as deep as uvicorn's busy threads, so requests do not churn connections
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 20, "max_overflow": 20}
+    return create_engine(url, **{**options, **kwargs})
 
 
 def _queue_writers(engine: Engine) -> None:
