@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "make_sessionmaker", "transaction", "is_sqlite"]
+__all__ = ["make_engine", "make_sessionmaker", "transaction"]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -68,10 +68,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
