@@ -145,8 +145,7 @@ def _check(config: AgentConfig, registry: CheckRegistry, args: argparse.Namespac
         hostname=config.agent.host, state_dir=config.agent.state_dir, instance=instance.name
     )
     check = instance.check_type(instance.options, context)
-    timeout = instance.options.timeout or min(config.interval_of(instance), 60.0)
-    result = run_check(check, timeout)
+    result = run_check(check, config.timeout_of(instance))
     if args.json:
         print(json.dumps(result.to_wire(instance.name), indent=2, sort_keys=True))
     else:

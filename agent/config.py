@@ -99,6 +99,10 @@ class AgentConfig:
     def enabled_checks(self) -> list[CheckInstance]:
         return [c for c in self.checks if c.options.enabled]
 
+    def timeout_of(self, instance: CheckInstance) -> float:
+        """The configured timeout, else the check's interval, at most 60 seconds."""
+        return instance.options.timeout or min(self.interval_of(instance), 60.0)
+
     def interval_of(self, instance: CheckInstance) -> float:
         """The configured interval, else the check's own default, else the agent's."""
         return (

@@ -62,12 +62,9 @@ class Agent:
         )
         return instance.check_type(instance.options, context)
 
-    def timeout_of(self, instance: CheckInstance) -> float:
-        return instance.options.timeout or min(self.config.interval_of(instance), 60.0)
-
     def run_check(self, instance: CheckInstance) -> CheckResult:
         """Run one check and spool its result; a spool failure is logged, never raised."""
-        result = self.runner.run(self.checks[instance.name], self.timeout_of(instance))
+        result = self.runner.run(self.checks[instance.name], self.config.timeout_of(instance))
         try:
             self.spool.add(instance.name, result)
         except Exception:  # disk full or unwritable state_dir: say so loudly, keep going

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -39,12 +40,12 @@ def _act(
     action: str,
     body: ActionIn,
     who: str,
-    now: object,
+    now: datetime,
     priority: Priority | None = None,
 ) -> TicketDetail:
     settings = request.app.state.settings
     with transaction(factory) as session:
-        apply_action(session, settings, number, action, body.message, who, now, priority)  # type: ignore[arg-type]
+        apply_action(session, settings, number, action, body.message, who, now, priority)
     with factory() as session:
         return queries.ticket_detail(session, number)
 
