@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from portacare.checks import Status, format_time
 
 from .errors import Unavailable
+from .latest_state import advance, first_state
 from .liveness import STATUS_RANK, check_interval, silent_after
 from .models import OPEN_STATES, Batch, CheckState, Host, Result, StateEvent, Ticket
 from .policy import SILENT_CHECK
@@ -29,7 +30,7 @@ from .ticket_policy import on_result
 from .tokens import Principal
 from .wire import BatchAccepted, BatchIn, DroppedIn, ResultIn
 
-__all__ = ["ingest_batch"]
+__all__ = ["ingest_batch", "is_unreachable", "note_agent", "history_row", "merge_dropped"]
 
 log = logging.getLogger("portacare.collector.ingest")
 _ATTEMPTS = 5
@@ -65,7 +66,7 @@ def ingest_batch(
             if _is_transient(exc) and attempt < _ATTEMPTS:
                 log.info("batch %s met a deadlock; retrying (%d)", batch.batch_id, attempt)
                 continue
-            if exc.connection_invalidated or _is_unreachable(exc):
+            if exc.connection_invalidated or is_unreachable(exc):
                 raise Unavailable(f"database unavailable: {exc.orig}") from exc
             raise
     raise AssertionError("unreachable")
@@ -82,7 +83,7 @@ def _is_transient(exc: DBAPIError) -> bool:
     return code in {"40P01", "40001"} or "database is locked" in str(exc.orig)
 
 
-def _is_unreachable(exc: DBAPIError) -> bool:
+def is_unreachable(exc: DBAPIError) -> bool:
     text = str(exc.orig).lower()
     return any(s in text for s in ("connection refused", "could not connect", "server closed"))
 
@@ -103,7 +104,7 @@ def _store(
         session.flush()
     except IntegrityError as exc:
         raise _DuplicateBatch from exc
-    host.customer = settings.customer_of(host.name, host.customer)
+    host.customer = settings.customer_of(host.name, host.customer)  # its notices go to them
     checks = {r.check for r in batch.results}
     # one query for the open tickets of the batch's checks and of the host's silence
     tickets: dict[str, Ticket | None] = {
@@ -121,15 +122,10 @@ def _store(
     silent_ticket = tickets.pop(SILENT_CHECK, None)
     if silent_ticket is not None:
         on_host_heard(session, host, silent_ticket, settings, now)
-    host.last_seen = now if host.last_seen is None else max(host.last_seen, now)
-    host.interval_s = batch.agent.interval_s
-    if batch.agent.check_intervals:
-        host.check_intervals = {**(host.check_intervals or {}), **batch.agent.check_intervals}
-    if batch.agent.dropped:
-        host.dropped = _merge_dropped(host.dropped or {}, batch.agent.dropped)
+    note_agent(host, batch, settings, now)
     if not batch.results:
         return 0
-    session.execute(insert(Result), [_history_row(host_id, r, now) for r in batch.results])
+    session.execute(insert(Result), [history_row(host_id, r, now) for r in batch.results])
     states = {
         s.check: s
         for s in session.scalars(
@@ -174,7 +170,21 @@ def _apply_all(
         )
 
 
-def _merge_dropped(known: dict[str, Any], reported: dict[str, DroppedIn]) -> dict[str, Any]:
+def note_agent(host: Any, batch: BatchIn, settings: Settings, now: datetime) -> None:
+    """What every batch tells about its host: its customer, seen now, intervals, drops.
+
+    ``host`` is a ``Host`` or the bulk path's plain row with the same attributes.
+    """
+    host.customer = settings.customer_of(host.name, host.customer)
+    host.last_seen = now if host.last_seen is None else max(host.last_seen, now)
+    host.interval_s = batch.agent.interval_s
+    if batch.agent.check_intervals:
+        host.check_intervals = {**(host.check_intervals or {}), **batch.agent.check_intervals}
+    if batch.agent.dropped:
+        host.dropped = merge_dropped(host.dropped or {}, batch.agent.dropped)
+
+
+def merge_dropped(known: dict[str, Any], reported: dict[str, DroppedIn]) -> dict[str, Any]:
     """Add an agent's report of results it had to drop (a full spool) to the host's tally."""
     merged = dict(known)
     for check, report in reported.items():
@@ -188,7 +198,7 @@ def _merge_dropped(known: dict[str, Any], reported: dict[str, DroppedIn]) -> dic
     return merged
 
 
-def _history_row(host_id: int, result: ResultIn, now: datetime) -> dict[str, object]:
+def history_row(host_id: int, result: ResultIn, now: datetime) -> dict[str, object]:
     return {
         "host_id": host_id,
         "check": result.check,
@@ -214,43 +224,20 @@ def _apply_latest(
     An older result never overwrites a newer one: it stays in the history
     only, and ``state`` comes back as None.
     """
-    status = Status(result.status)
+    new = state is None
     if state is None:
-        state = CheckState(
-            host_id=host.id,
-            check=result.check,
-            status=int(status),
-            summary=result.summary,
-            observed_at=result.observed_at,
-            since=result.observed_at,
-            metrics=result.metrics,
-            ok_streak=0,
-            history={},
-            ticket_pending=False,
-        )
+        state = CheckState(**first_state(host.id, result).values())
         session.add(state)
-        previous = None
-        changed = status is not Status.OK
-    else:
-        if result.observed_at < state.observed_at:
-            return None, None, False
-        previous = Status(state.status)
-        changed = status is not previous
-        if changed:
-            state.since = result.observed_at
-        state.status = int(status)
-        state.summary = result.summary
-        state.observed_at = result.observed_at
-        state.metrics = result.metrics
-    state.ok_streak = state.ok_streak + 1 if status is Status.OK else 0
-    state.stale_after = result.observed_at + timedelta(seconds=stale_seconds)
+    elif result.observed_at < state.observed_at:
+        return None, None, False
+    previous, changed = advance(state, result, stale_seconds, new=new)
     if changed:
         session.add(
             StateEvent(
                 host_id=host.id,
                 check=result.check,
                 previous_status=None if previous is None else int(previous),
-                status=int(status),
+                status=int(result.status),
                 at=result.observed_at,
             )
         )

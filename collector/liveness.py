@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import case
 
@@ -22,6 +23,14 @@ __all__ = [
 ]
 
 _DEFAULT_RULES = TicketRules()
+
+
+class ReportingHost(Protocol):
+    """What the intervals of a host are read from: a ``Host`` or a plain row like it."""
+
+    interval_s: float
+    check_intervals: dict[str, Any]
+
 
 #: a check state's rank for "worst of", in SQL, as Status.severity (OK<UNKNOWN<WARNING<CRITICAL)
 STATUS_RANK = case(
@@ -57,7 +66,7 @@ def went_quiet(
     return last_seen is None or now - last_seen > quiet_allowance(interval_s, rules)
 
 
-def check_interval(host: Host, check: str) -> float:
+def check_interval(host: ReportingHost, check: str) -> float:
     """Seconds between a check's runs as its agent reported them (else the agent's interval)."""
     return float((host.check_intervals or {}).get(check, host.interval_s))
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from portacare.checks import Status
@@ -15,6 +17,7 @@ from portacare.sla import Priority
 from .errors import NotFound
 from .liveness import STATUS_RANK, is_stale, went_quiet
 from .models import CheckState, Escalation, Host, Result, Ticket, TicketEvent
+from .settings import TicketRules
 from .views import (
     CheckView,
     EscalationView,
@@ -26,6 +29,7 @@ from .views import (
 )
 
 __all__ = [
+    "HostPage",
     "list_hosts",
     "host_checks",
     "check_results",
@@ -45,28 +49,88 @@ def _host(session: Session, name: str) -> Host:
     return host
 
 
+_DEFAULT_RULES = TicketRules()
 _BY_RANK = {0: Status.OK, 1: Status.UNKNOWN, 2: Status.WARNING, 3: Status.CRITICAL}
 _IN_CHUNK = 500
 
 
-def list_hosts(session: Session, now: datetime) -> list[HostView]:
-    """Every host with its worst current status, a stale check counting as UNKNOWN.
+@dataclass(frozen=True)
+class HostPage:
+    """One page of the host list and the name the next page starts after (None: the last)."""
 
-    Ingest keeps each host's worst rank and the moment its first check turns
-    stale; only hosts past that moment (or never ranked) have their checks
-    ranked again here, in grouped queries, so the list stays fast at fleet size.
+    hosts: list[HostView]
+    next_after: str | None
+
+
+def list_hosts(
+    session: Session,
+    now: datetime,
+    *,
+    limit: int = 500,
+    after: str | None = None,
+    customer: str | None = None,
+    statuses: frozenset[Status] = frozenset(),
+    rules: TicketRules = _DEFAULT_RULES,
+) -> HostPage:
+    """Hosts by name with their worst current status, a stale check counting as UNKNOWN.
+
+    A page holds up to ``limit`` hosts after the name ``after`` (keyset paging:
+    a page costs the same at the end of 40,000 hosts as at the start), of one
+    ``customer`` and with a shown status in ``statuses`` when given. Asking only
+    for failing statuses lets the database leave out every host that cannot be
+    failing (all checks OK and fresh, heard from recently), so "what is wrong
+    right now" stays fast however large the fleet. A filtered walk may end with
+    an empty page: whether more hosts match is known only by looking.
     """
-    columns = select(
-        Host.id,
-        Host.name,
-        Host.customer,
-        Host.last_seen,
-        Host.interval_s,
-        Host.dropped,
-        Host.worst_rank,
-        Host.stale_at,
-    ).order_by(Host.name)
-    hosts = session.execute(columns).all()
+    query = select(*_HOST_LIST_COLUMNS).order_by(Host.name)
+    if customer is not None:
+        query = query.where(Host.customer == customer)
+    if statuses and Status.OK not in statuses:
+        query = query.where(
+            or_(
+                Host.worst_rank >= 1,
+                Host.stale_at < now,
+                and_(Host.worst_rank.is_(None), Host.last_seen.is_not(None)),
+                Host.last_seen < now - rules.silent_minimum,
+            )
+        )
+    page: list[HostView] = []
+    cursor = after
+    while True:  # one more row than a page tells whether another page follows
+        rows = session.execute(
+            (query if cursor is None else query.where(Host.name > cursor)).limit(limit + 1)
+        ).all()
+        scanned = rows[:limit]
+        for row, view in zip(scanned, _host_views(session, scanned, now, rules), strict=True):
+            if statuses and Status[view.status] not in statuses:
+                continue
+            page.append(view)
+            if len(page) == limit:
+                more = row is not scanned[-1] or len(rows) > limit
+                return HostPage(page, row.name if more else None)
+        if len(rows) <= limit:
+            return HostPage(page, None)
+        cursor = scanned[-1].name
+
+
+_HOST_LIST_COLUMNS = (
+    Host.id,
+    Host.name,
+    Host.customer,
+    Host.last_seen,
+    Host.interval_s,
+    Host.dropped,
+    Host.worst_rank,
+    Host.stale_at,
+)
+
+
+def _host_views(
+    session: Session, hosts: Sequence[Any], now: datetime, rules: TicketRules
+) -> list[HostView]:
+    """Views of host rows: ingest keeps each host's worst rank and when its first check
+    turns stale; only hosts past that moment (or never ranked) have their checks ranked
+    again here, in grouped queries."""
     worst = {host.id: host.worst_rank for host in hosts}
     again = [
         h.id
@@ -76,15 +140,12 @@ def list_hosts(session: Session, now: datetime) -> list[HostView]:
     ]
     shown = case((CheckState.stale_after < now, 1), else_=STATUS_RANK)
     ranked = select(CheckState.host_id, func.max(shown)).group_by(CheckState.host_id)
-    if len(again) > len(hosts) // 4:  # most hosts need it: one pass over every check
-        worst.update(dict(session.execute(ranked).all()))
-    else:
-        for start in range(0, len(again), _IN_CHUNK):
-            chunk = again[start : start + _IN_CHUNK]
-            worst.update(dict(session.execute(ranked.where(CheckState.host_id.in_(chunk))).all()))
+    for start in range(0, len(again), _IN_CHUNK):
+        chunk = again[start : start + _IN_CHUNK]
+        worst.update(dict(session.execute(ranked.where(CheckState.host_id.in_(chunk))).all()))
     views = []
     for host in hosts:
-        silent = went_quiet(host.last_seen, host.interval_s, now)
+        silent = went_quiet(host.last_seen, host.interval_s, now, rules)
         rank = worst.get(host.id)
         status = Status.OK if rank is None else _BY_RANK[int(rank)]
         views.append(

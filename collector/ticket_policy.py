@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from portacare.checks import Status, format_time
 from portacare.sla import Priority
 
-from .flapping import MIN_RESULTS, next_flapping, percent_state_change, remember
+from .latest_state import track_flapping
 from .liveness import is_stale
 from .models import CheckState, Host, Ticket
 from .notifications import describe_age, notify, notify_opened, notify_resolved
@@ -243,14 +243,7 @@ def _track_flapping(
     settings: Settings,
     now: datetime,
 ) -> None:
-    rules = settings.tickets
-    history = dict(state.history or {})
-    recent = remember(history.get("recent", []), state.status, rules.flap_window)
-    percent = percent_state_change(recent) if len(recent) >= MIN_RESULTS else 0.0
-    flapping = next_flapping(
-        bool(history.get("flapping")), percent, rules.flap_high, rules.flap_low
-    )
-    state.history = {"recent": recent, "flapping": flapping, "percent": percent}
+    flapping, percent = track_flapping(state, settings.tickets)
     if ticket is None or ticket.flapping == flapping:
         return
     ticket.flapping = flapping

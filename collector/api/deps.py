@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from ..throttle import FailureThrottle
 from ..tokens import Principal, PrincipalCache, authenticate
@@ -27,21 +28,29 @@ def get_factory(request: Request) -> sessionmaker[Session]:
     return request.app.state.sessions  # type: ignore[no-any-return]
 
 
+# Dependencies that never block are ``async def``: FastAPI runs a plain ``def`` dependency
+# in its thread pool, a thread hop per dependency per request that a busy ingest feels.
+
+
+async def factory_of(request: Request) -> sessionmaker[Session]:
+    return get_factory(request)
+
+
 def get_session(request: Request) -> Iterator[Session]:
     with get_factory(request)() as session:
         yield session
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()
 
 
-def principal_from(request: Request) -> Principal:
+async def principal_from(request: Request) -> Principal:
     """The token's principal; 401 when the header is missing or the token unknown.
 
     An address with too many recent failures gets 429 before its token is even
-    looked at.
+    looked at. Only a token missing from the cache is looked up (in a worker thread).
     """
     throttle: FailureThrottle = request.app.state.auth_throttle
     address = request.client.host if request.client else "unknown"
@@ -59,8 +68,7 @@ def principal_from(request: Request) -> Principal:
         cache: PrincipalCache = request.app.state.principal_cache
         principal = cache.get(token.strip())
         if principal is None:
-            with get_factory(request)() as session:
-                principal = authenticate(session, token.strip())
+            principal = await run_in_threadpool(_look_up, get_factory(request), token.strip())
             if principal is not None:
                 cache.put(token.strip(), principal)
     if principal is None:
@@ -72,13 +80,18 @@ def principal_from(request: Request) -> Principal:
     return principal
 
 
-def agent_principal(principal: Annotated[Principal, Depends(principal_from)]) -> Principal:
+def _look_up(factory: sessionmaker[Session], token: str) -> Principal | None:
+    with factory() as session:
+        return authenticate(session, token)
+
+
+async def agent_principal(principal: Annotated[Principal, Depends(principal_from)]) -> Principal:
     if principal.role != "agent":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only agent tokens push results")
     return principal
 
 
-def reader_principal(principal: Annotated[Principal, Depends(principal_from)]) -> Principal:
+async def reader_principal(principal: Annotated[Principal, Depends(principal_from)]) -> Principal:
     if principal.role not in ("noc", "admin"):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "reading needs a noc or admin token")
     return principal
@@ -99,7 +112,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 SessionDep = Annotated[Session, Depends(get_session)]
-FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
+FactoryDep = Annotated[sessionmaker[Session], Depends(factory_of)]
 NowDep = Annotated[datetime, Depends(get_now)]
 AgentDep = Annotated[Principal, Depends(agent_principal)]
 ReaderDep = Annotated[Principal, Depends(reader_principal)]

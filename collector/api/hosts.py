@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+
+from portacare.checks import Status
 
 from .. import queries
 from ..views import HOST_LIST, CheckView, HostView, ResultView, json_list
@@ -14,10 +16,51 @@ from .deps import AUTH_RESPONSES, NOT_FOUND, NowDep, ReaderDep, SessionDep
 router = APIRouter(prefix="/api/v1/hosts", tags=["noc"], responses={**AUTH_RESPONSES, **NOT_FOUND})
 
 
-@router.get("", response_model=list[HostView])
-def list_hosts(_: ReaderDep, session: SessionDep, now: NowDep) -> Response:
-    """Every host with its worst current status and whether it has gone silent."""
-    return json_list(HOST_LIST, queries.list_hosts(session, now))
+@router.get(
+    "",
+    response_model=list[HostView],
+    responses={
+        200: {
+            "description": 'a page of hosts; a `Link: <...>; rel="next"` header '
+            "points to the next page while there is one"
+        }
+    },
+)
+def list_hosts(
+    request: Request,
+    _: ReaderDep,
+    session: SessionDep,
+    now: NowDep,
+    limit: Annotated[int, Query(ge=1, le=5000, description="hosts per page")] = 500,
+    after: Annotated[
+        str | None, Query(max_length=253, description="the last host name of the previous page")
+    ] = None,
+    customer: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[
+        list[Literal["OK", "WARNING", "CRITICAL", "UNKNOWN"]] | None,
+        Query(description="only hosts showing one of these statuses (repeatable)"),
+    ] = None,
+) -> Response:
+    """Hosts by name with their worst current status and whether they have gone silent.
+
+    Paged by name (``limit``, ``after``); the ``Link`` header names the next page,
+    as RFC 8288 has it. ``status=CRITICAL&status=WARNING&status=UNKNOWN`` is the
+    NOC's "what is wrong now" at any fleet size.
+    """
+    page = queries.list_hosts(
+        session,
+        now,
+        limit=limit,
+        after=after,
+        customer=customer,
+        statuses=frozenset(Status[s] for s in status or ()),
+        rules=request.app.state.settings.tickets,
+    )
+    response = json_list(HOST_LIST, page.hosts)
+    if page.next_after is not None:
+        url = request.url.include_query_params(after=page.next_after)
+        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    return response
 
 
 @router.get("/{host}/checks", response_model=list[CheckView])

@@ -6,11 +6,10 @@ import json
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
-from ..ingest import ingest_batch
+from ..group_commit import IngestQueue
 from ..wire import BatchAccepted, BatchIn
-from .deps import AgentDep, FactoryDep, NowDep
+from .deps import AgentDep, NowDep
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 
@@ -50,9 +49,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         503: {"description": "database unavailable; retry later"},
     },
 )
-async def post_results(
-    request: Request, principal: AgentDep, factory: FactoryDep, now: NowDep
-) -> BatchAccepted:
+async def post_results(request: Request, principal: AgentDep, now: NowDep) -> BatchAccepted:
     """Store a batch of results (empty: a heartbeat). Re-posting a batch_id stores nothing twice."""
     settings = request.app.state.settings
     body = await _read_limited(request, settings.max_body_bytes)
@@ -66,7 +63,8 @@ async def post_results(
             f"this token is bound to host {principal.host_name!r}, not {batch.host!r}",
         )
 
-    return await run_in_threadpool(ingest_batch, factory, principal, batch, settings, now)
+    ingest: IngestQueue = request.app.state.ingest
+    return await ingest.store(principal, batch, now)
 
 
 def _describe(exc: ValidationError) -> list[dict[str, str]]:

@@ -160,6 +160,22 @@
   }
 
   async function api(method, path, body) {
+    return (await call(method, path, body)).data;
+  }
+
+  // every page of a paged list (the collector's Link: <...>; rel="next" header)
+  async function apiAll(path) {
+    const rows = [];
+    for (let next = path; next; ) {
+      const { data, response } = await call("GET", next);
+      rows.push(...data);
+      const link = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get("Link") || "");
+      next = link ? link[1] : null;
+    }
+    return rows;
+  }
+
+  async function call(method, path, body) {
     if (!state.token) throw new ApiError(401, "not signed in");
     const headers = { Authorization: `Bearer ${state.token}`, Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -194,7 +210,7 @@
     if (!response.ok) {
       throw new ApiError(response.status, describe(data, `${response.status} ${response.statusText}`));
     }
-    return data;
+    return { data, response };
   }
 
   const enc = encodeURIComponent;
@@ -273,7 +289,7 @@
       try {
         const [tickets, hosts, silences] = await Promise.all([
           api("GET", "/api/v1/tickets"),
-          api("GET", "/api/v1/hosts"),
+          apiAll("/api/v1/hosts?limit=5000"),
           api("GET", "/api/v1/silences"),
         ]);
         Object.assign(state, { tickets, hosts, silences });

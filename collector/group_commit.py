@@ -1,0 +1,152 @@
+"""Group commit: one writer thread stores the batches that arrive together in one transaction.
+
+An agent's push is answered only after its batch is committed, as before; what
+changes is that the batches of all the requests waiting at that moment share
+the commit and the handful of statements of :mod:`.bulk_ingest`. Under light
+load a group is a single batch and nothing waits; under heavy load the group
+grows by itself while the previous one commits (no timer, no added latency).
+
+Batches that need the ticket policy, and every batch of a group whose
+transaction failed, are stored one per transaction by ``ingest.ingest_batch``
+(with its retries), so one bad batch or a race with another collector never
+costs the others their answer. A database that is unreachable fails the whole
+group at once with :class:`Unavailable` (503), without trying each batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .bulk_ingest import GroupOutcome, Pending, store_group
+from .db import transaction
+from .errors import Unavailable
+from .ingest import ingest_batch, is_unreachable
+from .settings import Settings
+from .tokens import Principal
+from .wire import BatchAccepted, BatchIn
+
+__all__ = ["IngestQueue"]
+
+log = logging.getLogger("portacare.collector.group_commit")
+
+#: a group stops growing at this many results (bounds one transaction's time and size)
+MAX_GROUP_RESULTS = 5000
+#: an idle writer thread ends after this long; the next batch starts another
+IDLE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _Queued:
+    pending: Pending
+    answer: Future[BatchAccepted]
+
+
+class IngestQueue:
+    """The batches of one collector process on their way into the database."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        max_group_results: int = MAX_GROUP_RESULTS,
+    ) -> None:
+        self._factory = factory
+        self._settings = settings
+        self._max_results = max_group_results
+        self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+
+    async def store(self, principal: Principal, batch: BatchIn, now: datetime) -> BatchAccepted:
+        """Store ``batch`` exactly once; returns when it is committed (or raises why not)."""
+        return await asyncio.wrap_future(self.submit(Pending(principal, batch, now)))
+
+    def submit(self, pending: Pending) -> Future[BatchAccepted]:
+        """Queue one batch; the future holds its answer once the writer has stored it."""
+        answer: Future[BatchAccepted] = Future()
+        with self._lock:
+            self._queue.put(_Queued(pending, answer))
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write, name="portacare-ingest", daemon=True
+                )
+                self._writer.start()
+        return answer
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Let the writer finish what is queued and end (a later batch starts it again)."""
+        with self._lock:
+            writer = self._writer
+            if writer is None:
+                return
+            self._queue.put(None)  # wakes it: an empty queue then ends it
+        writer.join(timeout)
+
+    def _write(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                first = None
+            if first is not None:
+                self._store([first, *self._drain(len(first.pending.batch.results))])
+                continue
+            with self._lock:  # submit() holds it while queueing: nothing slips past
+                if self._queue.empty():
+                    self._writer = None
+                    return
+
+    def _drain(self, results: int) -> list[_Queued]:
+        """Whatever else is waiting, up to the group's size."""
+        more: list[_Queued] = []
+        while results < self._max_results:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:  # a wake-up from close(): keep it for the loop
+                self._queue.put(None)
+                break
+            more.append(item)
+            results += len(item.pending.batch.results)
+        return more
+
+    def _store(self, group: Sequence[_Queued]) -> None:
+        pending = [q.pending for q in group]
+        try:
+            with transaction(self._factory) as session:
+                outcome = store_group(session, pending, self._settings)
+        except DBAPIError as exc:
+            if exc.connection_invalidated or is_unreachable(exc):
+                error = Unavailable(f"database unavailable: {exc.orig}")
+                for queued in group:
+                    queued.answer.set_exception(error)
+                return
+            log.info("a group of %d batches is stored one by one: %s", len(group), exc.orig)
+            outcome = GroupOutcome(deferred=list(range(len(group))))
+        except Exception:  # a defect here must not cost any batch its answer
+            log.exception("a group of %d batches is stored one by one", len(group))
+            outcome = GroupOutcome(deferred=list(range(len(group))))
+        for index, accepted in outcome.answers.items():
+            group[index].answer.set_result(accepted)
+        for index in outcome.deferred:
+            self._store_one(group[index])
+
+    def _store_one(self, queued: _Queued) -> None:
+        p = queued.pending
+        try:
+            queued.answer.set_result(
+                ingest_batch(self._factory, p.principal, p.batch, self._settings, p.now)
+            )
+        except Exception as exc:  # handed to the request that waits for it
+            queued.answer.set_exception(exc)
