@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portacare.checks import Status, format_time
@@ -30,13 +30,21 @@ from portacare.sla import Priority, Role
 
 from .db import transaction
 from .liveness import is_silent, silent_after
-from .models import OPEN_STATES, CheckState, Escalation, Host, Ticket
+from .models import OPEN_STATES, CheckState, Escalation, Host, Ticket, TicketEvent
 from .notifications import describe_age, notify, notify_opened, notify_resolved
 from .policy import SILENT_CHECK, priority_for
 from .settings import Settings
 from .silences import SilenceIndex, active_silence
 from .ticket_policy import announce, maybe_auto_resolve, open_for_failure
-from .tickets import SYSTEM_ACTOR, find_open_ticket, open_ticket, record, resolve, terms_for
+from .tickets import (
+    SYSTEM_ACTOR,
+    find_open_ticket,
+    open_ticket,
+    record,
+    resolve,
+    terms_for,
+    timeline_row,
+)
 
 __all__ = ["SweepReport", "run_sweep", "on_host_heard"]
 
@@ -231,10 +239,11 @@ def _escalations(run: SweepRun) -> None:
         )
     )
     for session, rows in _chunks(run.factory, query, Escalation.id, Escalation):
+        notified, timeline = [], []
         for step, ticket, host in rows:
             if _held_back(ticket, host, run.silences):
                 continue
-            step.notified_at = run.now
+            notified.append(step.id)
             role = Role(step.role)
             age = describe_age(run.now - ticket.opened_at)
             notify(
@@ -252,15 +261,31 @@ def _escalations(run: SweepRun) -> None:
                     *_overdue_lines(ticket, run.now),
                 ],
             )
-            record(
-                session,
-                ticket,
-                "escalated",
-                f"{role.label} notified ({age} unresolved)",
-                run.now,
-                role=step.role,
+            timeline.append(
+                timeline_row(
+                    ticket,
+                    "escalated",
+                    f"{role.label} notified ({age} unresolved)",
+                    run.now,
+                    role=step.role,
+                )
             )
             run.report.escalations += 1
+        if notified:
+            session.execute(
+                update(_ESCALATIONS)
+                .where(_ESCALATIONS.c.id.in_(notified))
+                .values(notified_at=run.now)
+            )
+        if timeline:
+            session.execute(insert(_TIMELINE), timeline)
+
+
+#: hundreds of steps or notices fall due in one sweep after an outage: their marks are
+#: written with one statement per chunk, not as ORM objects flushed one by one
+_ESCALATIONS = cast(Table, Escalation.__table__)
+_TICKETS = cast(Table, Ticket.__table__)
+_TIMELINE = cast(Table, TicketEvent.__table__)
 
 
 def _overdue_lines(ticket: Ticket, now: datetime) -> list[str]:
@@ -292,11 +317,12 @@ def _overdue(run: SweepRun) -> None:
         if state == "open":
             query = query.where(Ticket.first_response_at.is_(None))
         for session, rows in _chunks(run.factory, query, Ticket.id, Ticket):
+            marks = []
             for ticket, host in rows:
                 due = getattr(ticket, due_column.key)
                 if due is None or _held_back(ticket, host, run.silences):
                     continue
-                setattr(ticket, noted, due)
+                marks.append(ticket.id)
                 notify(
                     session,
                     run.settings,
@@ -309,3 +335,9 @@ def _overdue(run: SweepRun) -> None:
                     headline=f"{what} overdue by {describe_age(run.now - due)}",
                 )
                 run.report.overdue_notices += 1
+            if marks:  # noted = the due time it was told about, for the whole chunk at once
+                session.execute(
+                    update(_TICKETS)
+                    .where(_TICKETS.c.id.in_(marks))
+                    .values({noted: _TICKETS.c[due_column.key]})
+                )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -87,9 +88,26 @@ def record(
     **data: object,
 ) -> None:
     """Add one entry to the ticket's timeline."""
-    session.add(
-        TicketEvent(ticket_id=ticket.id, at=at, kind=kind, actor=actor, message=message, data=data)
-    )
+    session.add(TicketEvent(**timeline_row(ticket, kind, message, at, actor, **data)))
+
+
+def timeline_row(
+    ticket: Ticket,
+    kind: str,
+    message: str,
+    at: datetime,
+    actor: str = SYSTEM_ACTOR,
+    **data: object,
+) -> dict[str, Any]:
+    """The columns of one timeline entry, for :func:`record` or a many-row insert."""
+    return {
+        "ticket_id": ticket.id,
+        "at": at,
+        "kind": kind,
+        "actor": actor,
+        "message": message,
+        "data": data,
+    }
 
 
 def open_ticket(
