@@ -81,6 +81,10 @@ def measure(
     return samples
 
 
+def _page_after(name: str) -> str:
+    return "/api/v1/hosts?" + urlencode({"after": name})
+
+
 def _one_database(plan: Plan, report: Report, label: str, url: str, workdir: Path) -> None:
     engine = make_engine(url)
     print(f"noc: seeding {label}", flush=True)
@@ -113,7 +117,12 @@ def _one_database(plan: Plan, report: Report, label: str, url: str, workdir: Pat
         "?state=open&priority=3",
     ]
     reads: list[tuple[str, Callable[[int], str]]] = [
-        ("GET /api/v1/hosts", lambda i: "/api/v1/hosts"),
+        # the list is paged by name (500 a page): a page from anywhere in the fleet
+        ("GET /api/v1/hosts (a page of 500)", lambda i: _page_after(rng.choice(hosts))),
+        (
+            "GET /api/v1/hosts?status=CRITICAL&status=WARNING&status=UNKNOWN",
+            lambda i: "/api/v1/hosts?status=CRITICAL&status=WARNING&status=UNKNOWN",
+        ),
         (
             "GET /api/v1/hosts/{host}/checks",
             lambda i: f"/api/v1/hosts/{quote(rng.choice(hosts))}/checks",

@@ -180,6 +180,7 @@ class Ticket(Base):
         Index("tickets_state", "state"),
         Index("tickets_queue", "state", "first_response_due"),
         Index("tickets_deadline", "first_response_due", "id"),
+        Index("tickets_host_deadline", "host_id", "first_response_due"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)  # the request number

@@ -259,8 +259,10 @@ def list_tickets(
     ).join(Host, Host.id == Ticket.host_id)
     if state is not None:
         query = query.where(Ticket.state == state)
-    if host is not None:
-        query = query.where(Host.name == host)
+    if host is not None:  # by the host's id: the tickets_host_deadline index then applies
+        query = query.where(
+            Ticket.host_id == select(Host.id).where(Host.name == host).scalar_subquery()
+        )
     if priority is not None:
         query = query.where(Ticket.priority == priority)
     rows = session.execute(query.order_by(Ticket.first_response_due, Ticket.id).limit(limit)).all()
