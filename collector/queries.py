@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from portacare.checks import Status
+from portacare.checks import Status, format_time, parse_time
 from portacare.sla import Priority
 
 from .errors import NotFound
@@ -33,6 +33,7 @@ __all__ = [
     "list_hosts",
     "host_checks",
     "check_results",
+    "TicketPage",
     "list_tickets",
     "ticket_detail",
 ]
@@ -233,14 +234,40 @@ def _ticket_view(
     }
 
 
+@dataclass(frozen=True)
+class TicketPage:
+    """One page of the ticket queue and where the next one starts (None: the last)."""
+
+    tickets: list[TicketView]
+    next_after: str | None
+
+
+def ticket_cursor(due: datetime, number: int) -> str:
+    """A queue position: a ticket's first-response deadline and its number."""
+    return f"{format_time(due)},{number}"
+
+
+def parse_ticket_cursor(cursor: str) -> tuple[datetime, int]:
+    """The inverse of :func:`ticket_cursor`; ValueError for anything else."""
+    due, _, number = cursor.rpartition(",")
+    if not due or not number.isdigit():
+        raise ValueError(f"not a queue position: {cursor!r}")
+    return parse_time(due), int(number)
+
+
 def list_tickets(
     session: Session,
     state: str | None = None,
     host: str | None = None,
     priority: int | None = None,
-    limit: int = 500,
-) -> list[TicketView]:
-    """Tickets, most urgent deadline first (plain rows: a queue of hundreds stays cheap)."""
+    limit: int = 100,
+    after: tuple[datetime, int] | None = None,
+) -> TicketPage:
+    """Tickets, most urgent deadline first, ``limit`` at a time after the position ``after``.
+
+    Keyset paging on (deadline, number), like the host list: the hundredth page
+    costs what the first does. Plain rows, not ORM objects.
+    """
     query = select(
         Ticket.id,
         Ticket.check,
@@ -265,7 +292,12 @@ def list_tickets(
         )
     if priority is not None:
         query = query.where(Ticket.priority == priority)
-    rows = session.execute(query.order_by(Ticket.first_response_due, Ticket.id).limit(limit)).all()
+    if after is not None:
+        query = query.where(tuple_(Ticket.first_response_due, Ticket.id) > tuple_(*after))
+    rows = session.execute(
+        query.order_by(Ticket.first_response_due, Ticket.id).limit(limit + 1)
+    ).all()
+    more, rows = len(rows) > limit, rows[:limit]
     escalations: dict[int, list[Any]] = defaultdict(list)
     ids = [row.id for row in rows]
     if ids:
@@ -274,10 +306,12 @@ def list_tickets(
         ).where(Escalation.ticket_id.in_(ids))
         for step in session.execute(steps):
             escalations[step.ticket_id].append(step)
-    return [
+    views = [
         TicketView(**_ticket_view(row, row.host_name, row.customer, escalations[row.id]))
         for row in rows
     ]
+    last = rows[-1] if rows and more else None
+    return TicketPage(views, ticket_cursor(last.first_response_due, last.id) if last else None)
 
 
 def ticket_detail(session: Session, number: int) -> TicketDetail:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Response
+from fastapi import Request, Response
 from pydantic import BaseModel, PlainSerializer, TypeAdapter
 
 from portacare.checks import format_time
@@ -96,3 +96,14 @@ def json_list(adapter: TypeAdapter[Any], views: list[Any]) -> Response:
     ready Response spares FastAPI validating ten thousand of them a second time.
     """
     return Response(adapter.dump_json(views), media_type="application/json")
+
+
+PAGED = 'a page; a `Link: <...>; rel="next"` header (RFC 8288) names the next while there is one'
+
+
+def paged(request: Request, response: Response, next_after: str | None) -> Response:
+    """Add the next page's address to a list response, as ``after=`` on the same query."""
+    if next_after is not None:
+        url = request.url.include_query_params(after=next_after)
+        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    return response

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from portacare.checks import Status
 
 from .. import queries
-from ..views import HOST_LIST, CheckView, HostView, ResultView, json_list
+from ..views import HOST_LIST, PAGED, CheckView, HostView, ResultView, json_list, paged
 from .deps import AUTH_RESPONSES, NOT_FOUND, NowDep, ReaderDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/hosts", tags=["noc"], responses={**AUTH_RESPONSES, **NOT_FOUND})
@@ -19,12 +19,7 @@ router = APIRouter(prefix="/api/v1/hosts", tags=["noc"], responses={**AUTH_RESPO
 @router.get(
     "",
     response_model=list[HostView],
-    responses={
-        200: {
-            "description": 'a page of hosts; a `Link: <...>; rel="next"` header '
-            "points to the next page while there is one"
-        }
-    },
+    responses={200: {"description": PAGED}},
 )
 def list_hosts(
     request: Request,
@@ -56,11 +51,7 @@ def list_hosts(
         statuses=frozenset(Status[s] for s in status or ()),
         rules=request.app.state.settings.tickets,
     )
-    response = json_list(HOST_LIST, page.hosts)
-    if page.next_after is not None:
-        url = request.url.include_query_params(after=page.next_after)
-        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
-    return response
+    return paged(request, json_list(HOST_LIST, page.hosts), page.next_after)
 
 
 @router.get("/{host}/checks", response_model=list[CheckView])

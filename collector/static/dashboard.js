@@ -288,7 +288,7 @@
     state.refreshing = (async () => {
       try {
         const [tickets, hosts, silences] = await Promise.all([
-          api("GET", "/api/v1/tickets"),
+          api("GET", "/api/v1/tickets?limit=500"),
           apiAll("/api/v1/hosts?limit=5000"),
           api("GET", "/api/v1/silences"),
         ]);

@@ -144,6 +144,27 @@ def outbox(c: Collector) -> list[tuple[str, str]]:
         return [(row.kind, row.recipient) for row in rows]
 
 
+def walk_pages(c: Collector, path: str) -> tuple[list[list[Any]], Any]:
+    """Every page of a paged list (following ``Link: <...>; rel="next"``): (pages, last response).
+
+    A page is the list of its items' ``host`` (host list) or ``number`` (ticket queue).
+    """
+    import re
+
+    pages: list[list[Any]] = []
+    last = None
+    next_path: str | None = path
+    while next_path:
+        last = c.client.get(next_path, headers=c.auth(c.noc_token()))
+        assert last.status_code == 200, last.text
+        pages.append(
+            [item.get("host") if "number" not in item else item["number"] for item in last.json()]
+        )
+        link = re.match(r'<([^>]+)>; rel="next"', last.headers.get("link", ""))
+        next_path = link.group(1) if link else None
+    return pages, last
+
+
 def sweep(c: Collector, at: datetime | None = None) -> Any:
     from portacare.collector.sweep import run_sweep
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from typing import Any
 
-from ...support.collector import T0, Collector, result
+from ...support.collector import T0, Collector, result, walk_pages
 
 # name -> its checks' statuses; "stale" pushes an OK 20 minutes in the past (3 intervals gone)
 FLEET = {
@@ -36,23 +34,9 @@ def _fleet(c: Collector) -> None:
         assert c.push(host, results).status_code == 202
 
 
-def _walk(c: Collector, path: str) -> tuple[list[list[str]], Any]:
-    """Names per page, following Link rel="next" to the end."""
-    pages: list[list[str]] = []
-    last = None
-    next_path: str | None = path
-    while next_path:
-        last = c.client.get(next_path, headers=c.auth(c.noc_token()))
-        assert last.status_code == 200, last.text
-        pages.append([h["host"] for h in last.json()])
-        link = re.match(r'<([^>]+)>; rel="next"', last.headers.get("link", ""))
-        next_path = link.group(1) if link else None
-    return pages, last
-
-
 def test_pages_by_name_cover_every_host_once(collector: Collector) -> None:
     _fleet(collector)
-    pages, last = _walk(collector, "/api/v1/hosts?limit=3")
+    pages, last = walk_pages(collector, "/api/v1/hosts?limit=3")
     assert [len(p) for p in pages] == [3, 3, 1]
     assert [h for p in pages for h in p] == sorted(FLEET)
     assert "link" not in last.headers  # the last page says so
@@ -69,7 +53,7 @@ def test_the_failing_filter_shows_exactly_what_is_wrong(collector: Collector) ->
         "e-stale.acme.example": ("UNKNOWN", False),  # its only check went stale
         "f-silent.other.example": ("UNKNOWN", True),  # quiet for 30 minutes
     }
-    pages, _ = _walk(collector, "/api/v1/hosts?status=UNKNOWN&limit=1")
+    pages, _ = walk_pages(collector, "/api/v1/hosts?status=UNKNOWN&limit=1")
     # a filtered walk may end on an empty page: more matches are known only by looking
     assert [h for p in pages for h in p] == ["e-stale.acme.example", "f-silent.other.example"]
     healthy = collector.get("/api/v1/hosts", status="OK")
