@@ -43,6 +43,7 @@ from .plan import Plan
 from .report import Figure, Report
 
 BATCHES = (10, 100)
+GROUPS = (1, 16)  # a lone batch, and the 16 connections' batches committed together
 SQLITE_TARGET = 10_000
 PG_TARGET = 5_000
 P99_TARGET_MS = 250.0
@@ -424,19 +425,22 @@ class IngestBench:
 
         def one(label: str, url: str) -> None:
             for size in BATCHES:
-                self.report.add(
-                    Figure(
-                        "ingest",
-                        f"SQL statements per batch of {size} on {label} (token lookup included)",
-                        statements.count(url, size),
-                        "statements",
-                        {"plain insert per batch": statements.count_plain(url, size)},
-                        "",
-                        None,
-                        note="an existing host whose checks have a latest state; "
-                        "an executemany counts once",
+                plain = statements.count_plain(url, size)
+                for group in GROUPS:
+                    self.report.add(
+                        Figure(
+                            "ingest",
+                            f"SQL statements per group commit of {group} batch(es) of {size} "
+                            f"on {label}",
+                            statements.count(url, size, group),
+                            "statements",
+                            {f"plain insert per batch, {group} batch(es)": plain * group},
+                            "",
+                            None,
+                            note="hosts whose checks have a latest state, one batch each; "
+                            "an executemany counts once",
+                        )
                     )
-                )
 
         one("SQLite", f"sqlite:///{self.workdir / 'statements.sqlite3'}")
         if postgres:

@@ -1,8 +1,8 @@
 """How many SQL statements one batch costs the collector: a count, not a timing.
 
-The ingest path is called in-process (``ingest_batch`` with the principal the
-token stands for) on a host whose checks already have a latest state, as in the
-steady state; every statement the engine sends is counted (an executemany is one).
+The ingest path is called in-process on hosts whose checks already have a latest
+state, as in the steady state; every statement the engine sends is counted (an
+executemany is one).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import event
 
 from portacare.checks import utc_now
+from portacare.collector.bulk_ingest import Pending, store_group
 from portacare.collector.db import make_engine, make_sessionmaker, transaction
-from portacare.collector.ingest import ingest_batch
 from portacare.collector.schema import upgrade_schema
 from portacare.collector.settings import Settings
 from portacare.collector.tokens import authenticate, issue_agent_token
@@ -62,19 +62,32 @@ def count_plain(database_url: str, size: int) -> int:
     return statements
 
 
-def count(database_url: str, size: int) -> int:
-    """Statements for one authenticated batch of ``size`` results (token lookup included)."""
+def count(database_url: str, size: int, group: int) -> int:
+    """Statements for one group commit of ``group`` batches of ``size`` results, one per host.
+
+    The path ``POST /api/v1/results`` takes for results that need no ticket policy
+    (``bulk_ingest.store_group`` in one transaction); tokens are served from the
+    collector's cache under load, so no lookup is counted.
+    """
     engine = make_engine(database_url)
     upgrade_schema(engine)
     sessions = make_sessionmaker(engine)
     settings = Settings(database_url=database_url, sweep_in_serve=False)
+    principals = []
     with transaction(sessions) as session:
-        token = issue_agent_token(session, f"count-{size}.bench.example", None, utc_now())
-    with sessions() as session:
-        principal = authenticate(session, token)
-    assert principal is not None
+        for n in range(group):
+            host = f"count-{size}-{group}-{n}.bench.example"
+            principals.append(
+                authenticate(session, issue_agent_token(session, host, None, utc_now()))
+            )
     now = utc_now()
-    ingest_batch(sessions, principal, _batch(principal.host_name or "", size, now), settings, now)
+
+    def store(at: Any) -> None:
+        with transaction(sessions) as session:
+            pending = [Pending(p, _batch(p.host_name or "", size, at), at) for p in principals if p]
+            assert not store_group(session, pending, settings).deferred
+
+    store(now)  # every check has a latest state from here on, as in the steady state
     statements = 0
 
     def counted(*_: Any) -> None:
@@ -82,12 +95,7 @@ def count(database_url: str, size: int) -> int:
         statements += 1
 
     event.listen(engine, "before_cursor_execute", counted)
-    later = now + timedelta(minutes=1)
-    with sessions() as session:
-        authenticate(session, token)
-    ingest_batch(
-        sessions, principal, _batch(principal.host_name or "", size, later), settings, later
-    )
+    store(now + timedelta(minutes=1))
     event.remove(engine, "before_cursor_execute", counted)
     engine.dispose()
     return statements
