@@ -9,7 +9,7 @@ process gets there first. Delivery is :mod:`portacare.collector.delivery`'s job.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -22,6 +22,8 @@ from .models import Host, Outbox, Ticket
 from .settings import Settings
 
 __all__ = [
+    "TicketFacts",
+    "HostFacts",
     "channel_of",
     "notify",
     "notify_opened",
@@ -35,6 +37,42 @@ _ROLE_LABELS = {
     "customer": "customer contact",
     **{str(role): role.label for role in Role},
 }
+
+
+class TicketFacts(Protocol):
+    """What a notification says about a ticket: a ``Ticket``, or a row of its columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def check(self) -> str: ...
+    @property
+    def check_status(self) -> int: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def flapping(self) -> bool: ...
+    @property
+    def opened_at(self) -> datetime: ...
+    @property
+    def first_response_due(self) -> datetime: ...
+    @property
+    def first_response_at(self) -> datetime | None: ...
+    @property
+    def next_update_due(self) -> datetime | None: ...
+
+
+class HostFacts(Protocol):
+    """What a notification says about a host."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def customer(self) -> str | None: ...
 
 
 def channel_of(recipient: str) -> str:
@@ -54,8 +92,8 @@ def describe_age(delta: timedelta) -> str:
 def notify(
     session: Session,
     settings: Settings,
-    ticket: Ticket,
-    host: Host,
+    ticket: TicketFacts,
+    host: HostFacts,
     kind: str,
     audiences: list[str],
     now: datetime,

@@ -31,7 +31,14 @@ from portacare.sla import Priority, Role
 from .db import transaction
 from .liveness import is_silent, silent_after
 from .models import OPEN_STATES, CheckState, Escalation, Host, Ticket, TicketEvent
-from .notifications import describe_age, notify, notify_opened, notify_resolved
+from .notifications import (
+    HostFacts,
+    TicketFacts,
+    describe_age,
+    notify,
+    notify_opened,
+    notify_resolved,
+)
 from .policy import SILENT_CHECK, priority_for
 from .settings import Settings
 from .silences import SilenceIndex, active_silence
@@ -102,13 +109,14 @@ def on_host_heard(
 
 
 def _chunks(
-    factory: sessionmaker[Session], query: Any, key: Any, lock: Any
+    factory: sessionmaker[Session], query: Any, key: Any, lock: Any, *, plain: bool = False
 ) -> Iterator[tuple[Session, Sequence[Any]]]:
     """Rows of ``query`` in key order, ``_CHUNK`` per transaction, each chunk locked.
 
     ``FOR UPDATE OF lock SKIP LOCKED``: another collector sweeping at the same
     moment takes other rows. A cursor on ``key`` moves past rows a part leaves
-    as they are (held back by a silence), so every due row is seen once.
+    as they are (held back by a silence), so every due row is seen once. The
+    query's first item is ``key``'s entity, or with ``plain`` the key column itself.
     """
     cursor = None
     while True:
@@ -121,7 +129,7 @@ def _chunks(
                 yield session, rows
         if len(rows) < _CHUNK:
             return
-        cursor = getattr(rows[-1][0], key.key)
+        cursor = rows[-1][0] if plain else getattr(rows[-1][0], key.key)
 
 
 def _silent_agents(
@@ -221,7 +229,7 @@ def _announce_late(run: SweepRun) -> None:
                 run.report.late_announced += 1
 
 
-def _held_back(ticket: Ticket, host: Host, silences: SilenceIndex) -> bool:
+def _held_back(ticket: TicketFacts, host: HostFacts, silences: SilenceIndex) -> bool:
     """Notifications wait while the ticket flaps or a silence covers its check."""
     check = None if ticket.check == SILENT_CHECK else ticket.check
     return ticket.flapping or silences.covers(host.customer, host.name, check)
@@ -229,7 +237,14 @@ def _held_back(ticket: Ticket, host: Host, silences: SilenceIndex) -> bool:
 
 def _escalations(run: SweepRun) -> None:
     query = (
-        select(Escalation, Ticket, Host)
+        select(
+            Escalation.id.label("step_id"),
+            Escalation.role.label("step_role"),
+            Escalation.due_at.label("step_due_at"),
+            *_TICKET_FACTS,
+            *_HOST_FACTS,
+        )
+        .select_from(Escalation)
         .join(Ticket, Ticket.id == Escalation.ticket_id)
         .join(Host, Host.id == Ticket.host_id)
         .where(
@@ -238,13 +253,14 @@ def _escalations(run: SweepRun) -> None:
             Ticket.state.in_(OPEN_STATES),
         )
     )
-    for session, rows in _chunks(run.factory, query, Escalation.id, Escalation):
+    for session, rows in _chunks(run.factory, query, Escalation.id, Escalation, plain=True):
         notified, timeline = [], []
-        for step, ticket, host in rows:
+        for ticket in rows:  # a plain row: the step's and the ticket's columns, the host's
+            host = _host_of(ticket)
             if _held_back(ticket, host, run.silences):
                 continue
-            notified.append(step.id)
-            role = Role(step.role)
+            notified.append(ticket.step_id)
+            role = Role(ticket.step_role)
             age = describe_age(run.now - ticket.opened_at)
             notify(
                 session,
@@ -252,22 +268,22 @@ def _escalations(run: SweepRun) -> None:
                 ticket,
                 host,
                 "escalation",
-                [step.role],
+                [ticket.step_role],
                 run.now,
-                discriminator=step.role,
+                discriminator=ticket.step_role,
                 headline=f"escalation to {role.label}: P{ticket.priority} unresolved for {age}",
                 lines=[
-                    f"Escalation step due {format_time(step.due_at)}.",
+                    f"Escalation step due {format_time(ticket.step_due_at)}.",
                     *_overdue_lines(ticket, run.now),
                 ],
             )
             timeline.append(
                 timeline_row(
-                    ticket,
+                    ticket.id,
                     "escalated",
                     f"{role.label} notified ({age} unresolved)",
                     run.now,
-                    role=step.role,
+                    role=ticket.step_role,
                 )
             )
             run.report.escalations += 1
@@ -287,8 +303,35 @@ _ESCALATIONS = cast(Table, Escalation.__table__)
 _TICKETS = cast(Table, Ticket.__table__)
 _TIMELINE = cast(Table, TicketEvent.__table__)
 
+#: what notifications say about a ticket and its host, read as plain columns: a sweep after
+#: an outage reads thousands of due rows, which as ORM objects cost more than all the rest
+_TICKET_FACTS = (
+    Ticket.id,
+    Ticket.priority,
+    Ticket.check,
+    Ticket.check_status,
+    Ticket.summary,
+    Ticket.state,
+    Ticket.flapping,
+    Ticket.opened_at,
+    Ticket.first_response_due,
+    Ticket.first_response_at,
+    Ticket.next_update_due,
+)
+_HOST_FACTS = (Host.name.label("host_name"), Host.customer.label("host_customer"))
 
-def _overdue_lines(ticket: Ticket, now: datetime) -> list[str]:
+
+@dataclass(frozen=True, slots=True)
+class _Host:
+    name: str
+    customer: str | None
+
+
+def _host_of(row: Any) -> _Host:
+    return _Host(row.host_name, row.host_customer)
+
+
+def _overdue_lines(ticket: TicketFacts, now: datetime) -> list[str]:
     lines = []
     if ticket.first_response_at is None and ticket.first_response_due <= now:
         lines.append(f"First response overdue by {describe_age(now - ticket.first_response_due)}.")
@@ -306,7 +349,7 @@ def _overdue(run: SweepRun) -> None:
     for state, due_column, noted, what in duties:
         noted_column = getattr(Ticket, noted)
         query = (
-            select(Ticket, Host)
+            select(*_TICKET_FACTS, *_HOST_FACTS)
             .join(Host, Host.id == Ticket.host_id)
             .where(
                 Ticket.state == state,
@@ -316,9 +359,10 @@ def _overdue(run: SweepRun) -> None:
         )
         if state == "open":
             query = query.where(Ticket.first_response_at.is_(None))
-        for session, rows in _chunks(run.factory, query, Ticket.id, Ticket):
+        for session, rows in _chunks(run.factory, query, Ticket.id, Ticket, plain=True):
             marks = []
-            for ticket, host in rows:
+            for ticket in rows:
+                host = _host_of(ticket)
                 due = getattr(ticket, due_column.key)
                 if due is None or _held_back(ticket, host, run.silences):
                     continue

@@ -88,11 +88,11 @@ def record(
     **data: object,
 ) -> None:
     """Add one entry to the ticket's timeline."""
-    session.add(TicketEvent(**timeline_row(ticket, kind, message, at, actor, **data)))
+    session.add(TicketEvent(**timeline_row(ticket.id, kind, message, at, actor, **data)))
 
 
 def timeline_row(
-    ticket: Ticket,
+    ticket_id: int,
     kind: str,
     message: str,
     at: datetime,
@@ -101,7 +101,7 @@ def timeline_row(
 ) -> dict[str, Any]:
     """The columns of one timeline entry, for :func:`record` or a many-row insert."""
     return {
-        "ticket_id": ticket.id,
+        "ticket_id": ticket_id,
         "at": at,
         "kind": kind,
         "actor": actor,
