@@ -38,6 +38,7 @@ __all__ = [
     "TicketEvent",
     "Escalation",
     "OPEN_STATES",
+    "TICKET_FACTS",
 ]
 
 OPEN_STATES = ("open", "responded")
@@ -276,3 +277,19 @@ class Outbox(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+#: a ticket's columns that lists and notifications show, for reading many as plain rows
+TICKET_FACTS = (
+    Ticket.id,
+    Ticket.priority,
+    Ticket.check,
+    Ticket.check_status,
+    Ticket.summary,
+    Ticket.state,
+    Ticket.flapping,
+    Ticket.opened_at,
+    Ticket.first_response_due,
+    Ticket.first_response_at,
+    Ticket.next_update_due,
+)

@@ -16,7 +16,7 @@ from portacare.sla import Priority
 
 from .errors import NotFound
 from .liveness import STATUS_RANK, is_stale, went_quiet
-from .models import CheckState, Escalation, Host, Result, Ticket, TicketEvent
+from .models import TICKET_FACTS, CheckState, Escalation, Host, Result, Ticket, TicketEvent
 from .settings import TicketRules
 from .views import (
     CheckView,
@@ -269,20 +269,7 @@ def list_tickets(
     costs what the first does. Plain rows, not ORM objects.
     """
     query = select(
-        Ticket.id,
-        Ticket.check,
-        Ticket.summary,
-        Ticket.check_status,
-        Ticket.priority,
-        Ticket.state,
-        Ticket.flapping,
-        Ticket.opened_at,
-        Ticket.first_response_due,
-        Ticket.first_response_at,
-        Ticket.next_update_due,
-        Ticket.resolved_at,
-        Host.name.label("host_name"),
-        Host.customer,
+        *TICKET_FACTS, Ticket.resolved_at, Host.name.label("host_name"), Host.customer
     ).join(Host, Host.id == Ticket.host_id)
     if state is not None:
         query = query.where(Ticket.state == state)

@@ -30,7 +30,7 @@ from portacare.sla import Priority, Role
 
 from .db import transaction
 from .liveness import is_silent, silent_after
-from .models import OPEN_STATES, CheckState, Escalation, Host, Ticket, TicketEvent
+from .models import OPEN_STATES, TICKET_FACTS, CheckState, Escalation, Host, Ticket, TicketEvent
 from .notifications import (
     HostFacts,
     TicketFacts,
@@ -241,7 +241,7 @@ def _escalations(run: SweepRun) -> None:
             Escalation.id.label("step_id"),
             Escalation.role.label("step_role"),
             Escalation.due_at.label("step_due_at"),
-            *_TICKET_FACTS,
+            *TICKET_FACTS,
             *_HOST_FACTS,
         )
         .select_from(Escalation)
@@ -305,19 +305,6 @@ _TIMELINE = cast(Table, TicketEvent.__table__)
 
 #: what notifications say about a ticket and its host, read as plain columns: a sweep after
 #: an outage reads thousands of due rows, which as ORM objects cost more than all the rest
-_TICKET_FACTS = (
-    Ticket.id,
-    Ticket.priority,
-    Ticket.check,
-    Ticket.check_status,
-    Ticket.summary,
-    Ticket.state,
-    Ticket.flapping,
-    Ticket.opened_at,
-    Ticket.first_response_due,
-    Ticket.first_response_at,
-    Ticket.next_update_due,
-)
 _HOST_FACTS = (Host.name.label("host_name"), Host.customer.label("host_customer"))
 
 
@@ -349,7 +336,7 @@ def _overdue(run: SweepRun) -> None:
     for state, due_column, noted, what in duties:
         noted_column = getattr(Ticket, noted)
         query = (
-            select(*_TICKET_FACTS, *_HOST_FACTS)
+            select(*TICKET_FACTS, *_HOST_FACTS)
             .join(Host, Host.id == Ticket.host_id)
             .where(
                 Ticket.state == state,
