@@ -105,7 +105,9 @@ def test_pseudo_filesystems_are_left_out_by_default() -> None:
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        pytest.param({"exclude_mounts": ["/var/*"]}, ["/", "/media/backup disk"], id="exclude-glob"),
+        pytest.param(
+            {"exclude_mounts": ["/var/*"]}, ["/", "/media/backup disk"], id="exclude-glob"
+        ),
         pytest.param({"include_mounts": ["/var/*"]}, ["/var/lib/mysql"], id="include-glob"),
         pytest.param({"include_fstypes": ["tmpfs"]}, ["/run"], id="include-pseudo-type"),
         pytest.param(
@@ -136,8 +138,12 @@ def test_one_unreadable_mount_does_not_hide_the_others(tmp_path: Path) -> None:
         pytest.param({"warning": 101}, {"warning"}, id="over-100"),
         pytest.param({"critical": -1}, {"critical"}, id="negative"),
         pytest.param({"warning": 90, "critical": 80}, {""}, id="warning-above-critical"),
-        pytest.param({"mounts": {"/var": {"warning": "high"}}}, {"mounts./var.warning"}, id="mount"),
-        pytest.param({"threshold": 5, "interval": 0}, {"threshold", "interval"}, id="typo-and-zero"),
+        pytest.param(
+            {"mounts": {"/var": {"warning": "high"}}}, {"mounts./var.warning"}, id="mount"
+        ),
+        pytest.param(
+            {"threshold": 5, "interval": 0}, {"threshold", "interval"}, id="typo-and-zero"
+        ),
     ],
 )
 def test_options_model_rejects_bad_values(options: dict[str, object], bad_fields: set[str]) -> None:
