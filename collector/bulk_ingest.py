@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session
 from portacare.checks import Status
 
 from .driver_rows import DriverRows
-from .ingest import history_row, note_agent
+from .ingest import batch_row, history_row, note_agent, state_event_row
 from .latest_state import StateRow, advance, first_state, track_flapping
-from .liveness import check_interval
+from .liveness import stale_allowance
 from .models import OPEN_STATES, Batch, CheckState, Host, StateEvent, Ticket
 from .policy import SILENT_CHECK
 from .settings import Settings
@@ -208,14 +208,7 @@ def _stage_host(
             answers.append(BatchAccepted(accepted=0, duplicate=True))
             continue
         note_agent(host, batch, settings, now)
-        staged.batches.append(
-            {
-                "batch_id": batch.batch_id,
-                "host_id": host.id,
-                "received_at": now,
-                "accepted": len(batch.results),
-            }
-        )
+        staged.batches.append(batch_row(host.id, batch, now))
         staged.results.extend(history_row(host.id, r, now) for r in batch.results)
         for result in sorted(batch.results, key=lambda r: r.observed_at):
             if result.check in open_checks:
@@ -227,8 +220,8 @@ def _stage_host(
                 new_checks.add(result.check)
             elif result.observed_at < state.observed_at:
                 continue  # history only: a newer state is already known
-            stale_seconds = settings.tickets.silent_intervals * check_interval(host, result.check)
-            previous, changed = advance(state, result, stale_seconds, new=new)
+            allowance = stale_allowance(host, result.check, settings.tickets)
+            previous, changed = advance(state, result, allowance, new=new)
             if changed and result.status is not Status.OK:
                 raise _NeedsPolicy
             track_flapping(state, settings.tickets)
@@ -237,15 +230,7 @@ def _stage_host(
             if not new:
                 moved_checks.add(result.check)
             if changed:
-                staged.events.append(
-                    {
-                        "host_id": host.id,
-                        "check": result.check,
-                        "previous_status": None if previous is None else int(previous),
-                        "status": int(result.status),
-                        "at": result.observed_at,
-                    }
-                )
+                staged.events.append(state_event_row(host.id, result, previous))
         answers.append(BatchAccepted(accepted=len(batch.results), duplicate=False))
     staged.new_states = [states[c].values() for c in sorted(new_checks)]
     staged.moved_states = [states[c] for c in sorted(moved_checks - new_checks)]

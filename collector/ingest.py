@@ -21,7 +21,7 @@ from portacare.checks import Status, format_time
 
 from .errors import Unavailable
 from .latest_state import advance, first_state
-from .liveness import STATUS_RANK, check_interval, silent_after
+from .liveness import STATUS_RANK, silent_after, stale_allowance
 from .models import OPEN_STATES, Batch, CheckState, Host, Result, StateEvent, Ticket
 from .policy import SILENT_CHECK
 from .settings import Settings
@@ -30,7 +30,15 @@ from .ticket_policy import on_result
 from .tokens import Principal
 from .wire import BatchAccepted, BatchIn, DroppedIn, ResultIn
 
-__all__ = ["ingest_batch", "is_unreachable", "note_agent", "history_row", "merge_dropped"]
+__all__ = [
+    "ingest_batch",
+    "is_unreachable",
+    "note_agent",
+    "batch_row",
+    "history_row",
+    "state_event_row",
+    "merge_dropped",
+]
 
 log = logging.getLogger("portacare.collector.ingest")
 _ATTEMPTS = 5
@@ -95,11 +103,7 @@ def _store(
     # so two collectors storing batches of the same host cannot deadlock further on.
     host = session.get(Host, host_id, with_for_update=True)
     assert host is not None
-    session.add(
-        Batch(
-            batch_id=batch.batch_id, host_id=host_id, received_at=now, accepted=len(batch.results)
-        )
-    )
+    session.add(Batch(**batch_row(host_id, batch, now)))
     try:
         session.flush()
     except IntegrityError as exc:
@@ -157,9 +161,9 @@ def _apply_all(
     late_after: timedelta,
 ) -> None:
     for result in sorted(batch.results, key=lambda r: r.observed_at):
-        stale_seconds = settings.tickets.silent_intervals * check_interval(host, result.check)
+        allowance = stale_allowance(host, result.check, settings.tickets)
         state, previous, changed = _apply_latest(
-            session, host, states.get(result.check), result, stale_seconds
+            session, host, states.get(result.check), result, allowance
         )
         if state is None:
             continue
@@ -198,6 +202,27 @@ def merge_dropped(known: dict[str, Any], reported: dict[str, DroppedIn]) -> dict
     return merged
 
 
+def batch_row(host_id: int, batch: BatchIn, now: datetime) -> dict[str, Any]:
+    """The columns of a received batch's id row (its primary key makes a re-post a no-op)."""
+    return {
+        "batch_id": batch.batch_id,
+        "host_id": host_id,
+        "received_at": now,
+        "accepted": len(batch.results),
+    }
+
+
+def state_event_row(host_id: int, result: ResultIn, previous: Status | None) -> dict[str, Any]:
+    """The columns of a state change: a check went from ``previous`` (None: new) to the result's."""
+    return {
+        "host_id": host_id,
+        "check": result.check,
+        "previous_status": None if previous is None else int(previous),
+        "status": int(result.status),
+        "at": result.observed_at,
+    }
+
+
 def history_row(host_id: int, result: ResultIn, now: datetime) -> dict[str, object]:
     return {
         "host_id": host_id,
@@ -217,7 +242,7 @@ def _apply_latest(
     host: Host,
     state: CheckState | None,
     result: ResultIn,
-    stale_seconds: float,
+    allowance: timedelta,
 ) -> tuple[CheckState | None, Status | None, bool]:
     """Move the latest state forward: (state, previous status, changed).
 
@@ -230,15 +255,7 @@ def _apply_latest(
         session.add(state)
     elif result.observed_at < state.observed_at:
         return None, None, False
-    previous, changed = advance(state, result, stale_seconds, new=new)
+    previous, changed = advance(state, result, allowance, new=new)
     if changed:
-        session.add(
-            StateEvent(
-                host_id=host.id,
-                check=result.check,
-                previous_status=None if previous is None else int(previous),
-                status=int(result.status),
-                at=result.observed_at,
-            )
-        )
+        session.add(StateEvent(**state_event_row(host.id, result, previous)))
     return state, previous, changed

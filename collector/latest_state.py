@@ -72,7 +72,7 @@ def first_state(host_id: int, result: ResultIn) -> StateRow:
 
 
 def advance(
-    state: LatestState, result: ResultIn, stale_seconds: float, *, new: bool
+    state: LatestState, result: ResultIn, stale_allowance: timedelta, *, new: bool
 ) -> tuple[Status | None, bool]:
     """Move ``state`` to ``result`` in place: (previous status, whether the status changed).
 
@@ -93,7 +93,7 @@ def advance(
         state.observed_at = result.observed_at
         state.metrics = result.metrics
     state.ok_streak = state.ok_streak + 1 if status is Status.OK else 0
-    state.stale_after = result.observed_at + timedelta(seconds=stale_seconds)
+    state.stale_after = result.observed_at + stale_allowance
     return previous, changed
 
 

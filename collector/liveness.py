@@ -20,6 +20,7 @@ __all__ = [
     "went_quiet",
     "is_stale",
     "check_interval",
+    "stale_allowance",
 ]
 
 _DEFAULT_RULES = TicketRules()
@@ -71,9 +72,15 @@ def check_interval(host: ReportingHost, check: str) -> float:
     return float((host.check_intervals or {}).get(check, host.interval_s))
 
 
+def stale_allowance(
+    host: ReportingHost, check: str, rules: TicketRules = _DEFAULT_RULES
+) -> timedelta:
+    """How long a check's last result counts as current: 3 of the check's intervals."""
+    return timedelta(seconds=rules.silent_intervals * check_interval(host, check))
+
+
 def is_stale(
     host: Host, state: CheckState, now: datetime, rules: TicketRules = _DEFAULT_RULES
 ) -> bool:
     """A check that missed 3 of its intervals: its last status must not be shown as current."""
-    allowed = timedelta(seconds=rules.silent_intervals * check_interval(host, state.check))
-    return now - state.observed_at > allowed
+    return now - state.observed_at > stale_allowance(host, state.check, rules)

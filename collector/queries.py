@@ -50,7 +50,6 @@ def _host(session: Session, name: str) -> Host:
     return host
 
 
-_DEFAULT_RULES = TicketRules()
 _BY_RANK = {0: Status.OK, 1: Status.UNKNOWN, 2: Status.WARNING, 3: Status.CRITICAL}
 _IN_CHUNK = 500
 
@@ -71,7 +70,7 @@ def list_hosts(
     after: str | None = None,
     customer: str | None = None,
     statuses: frozenset[Status] = frozenset(),
-    rules: TicketRules = _DEFAULT_RULES,
+    rules: TicketRules,
 ) -> HostPage:
     """Hosts by name with their worst current status, a stale check counting as UNKNOWN.
 
