@@ -68,6 +68,7 @@ def first_state(host_id: int, result: ResultIn) -> StateRow:
         summary=result.summary,
         observed_at=result.observed_at,
         since=result.observed_at,
+        metrics=result.metrics,
     )
 
 

@@ -6,6 +6,7 @@ import json
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from ..group_commit import IngestQueue
 from ..wire import BatchAccepted, BatchIn
@@ -27,11 +28,14 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body over {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body over {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body over {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody left to answer: nothing stored, no traceback in the log
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the client hung up mid-body") from None
     return b"".join(chunks)
 
 

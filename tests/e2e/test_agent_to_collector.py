@@ -161,3 +161,42 @@ def test_sigkill_of_the_collector_during_ingest_loses_no_acknowledged_batch(
         if agent.process is not None:
             agent.kill(signal.SIGKILL)
         collector.stop()
+
+
+def test_a_client_that_hangs_up_mid_body_stores_nothing_and_logs_no_traceback(
+    tmp_path: Path, database_url: str
+) -> None:
+    import socket
+
+    collector, host, token_file, noc, _ = _set_up(tmp_path, database_url)
+    token = token_file.read_text().strip()
+    body = json.dumps(
+        {
+            "host": host,
+            "batch_id": "cut-short",
+            "agent": {"version": "1", "interval_s": 60},
+            "results": [],
+        }
+    ).encode()
+    collector.start()
+    try:
+        with socket.create_connection(("127.0.0.1", collector.port), timeout=5) as client:
+            client.sendall(
+                b"POST /api/v1/results HTTP/1.1\r\nHost: test\r\n"
+                + f"Authorization: Bearer {token}\r\n".encode()
+                + b"Content-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body[: len(body) // 2]
+            )
+            sleep(0.5)  # the server is inside the body by now
+        sleep(0.5)
+        (known,) = collector.get("/api/v1/hosts", noc)
+        assert known["last_seen"] is None  # not even a heartbeat was stored
+        whole = collector.post(
+            "/api/v1/results", token, json.loads(body.decode())
+        )  # the same batch, whole, is stored as new
+        assert whole == {"accepted": 0, "duplicate": False}
+    finally:
+        collector.stop()
+    log = (tmp_path / "collector.log").read_text()
+    assert "Traceback" not in log, log

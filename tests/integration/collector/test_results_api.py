@@ -173,3 +173,14 @@ def test_unknown_host_is_404(collector: Collector) -> None:
         "/api/v1/hosts/nowhere/checks", headers=collector.auth(collector.noc_token())
     )
     assert response.status_code == 404
+
+
+def test_a_checks_first_result_sets_its_latest_metrics(collector: Collector) -> None:
+    from datetime import timedelta
+
+    collector.push("sw1", [result("disk", "OK", at=T0, metrics={"/ used_pct": 41})])
+    with collector.sessions() as session:
+        assert session.scalars(select(CheckState.metrics)).one() == {"/ used_pct": 41.0}
+    collector.push("sw1", [result("disk", "OK", at=T0 + timedelta(minutes=1))])
+    with collector.sessions() as session:
+        assert session.scalars(select(CheckState.metrics)).one() == {}
