@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from portacare.checks import Status
@@ -49,6 +49,26 @@ _HOST_COLUMNS = (
     Host.check_intervals,
     Host.dropped,
 )
+
+# Built once: SQLAlchemy then finds each compiled form by a cache key it keeps on the
+# statement, where a statement built per group is coerced and keyed again every time.
+_LOCK_HOSTS = (
+    select(*_HOST_COLUMNS)
+    .where(Host.id.in_(bindparam("host_ids", expanding=True)))
+    .order_by(Host.id)
+    .with_for_update()
+)
+_OPEN_TICKETS = select(Ticket.host_id, Ticket.check).where(
+    Ticket.host_id.in_(bindparam("host_ids", expanding=True)), Ticket.state.in_(OPEN_STATES)
+)
+_KNOWN_BATCHES = select(Batch.batch_id).where(
+    Batch.batch_id.in_(bindparam("batch_ids", expanding=True))
+)
+_INSERTS = {
+    name: insert(model)
+    for name, model in (("batches", Batch), ("new_states", CheckState), ("events", StateEvent))
+}
+_UPDATE_HOSTS = update(Host)
 
 
 @dataclass(frozen=True)
@@ -103,18 +123,15 @@ class _Writes:
 
     def execute(self, session: Session) -> None:
         # batches first: their primary key is what a concurrent duplicate collides on
-        for model, rows in (
-            (Batch, self.batches),
-            (CheckState, self.new_states),
-            (StateEvent, self.events),
-        ):
+        for name, statement in _INSERTS.items():
+            rows = getattr(self, name)
             if rows:
-                session.execute(insert(model), rows)
+                session.execute(statement, rows)
         driver = DriverRows.of(session)
         driver.insert_results(session, self.results)
         driver.update_states(session, self.moved_states)
         if self.hosts:  # ORM bulk UPDATE by primary key: one executemany
-            session.execute(update(Host), self.hosts)
+            session.execute(_UPDATE_HOSTS, self.hosts)
 
 
 class _NeedsPolicy(Exception):
@@ -162,26 +179,16 @@ def _read(
     """Lock and read the group's hosts, their latest states and open tickets, known batch ids."""
     hosts = {
         row.id: _HostRow(**row._asdict())
-        for row in session.execute(
-            select(*_HOST_COLUMNS).where(Host.id.in_(host_ids)).order_by(Host.id).with_for_update()
-        )
+        for row in session.execute(_LOCK_HOSTS, {"host_ids": host_ids})
     }
     states: dict[int, dict[str, StateRow]] = {}
     for state in DriverRows.of(session).read_states(session, host_ids):
         states.setdefault(state.host_id, {})[state.check] = state
     # read after the states are locked: a ticket another writer opened meanwhile is seen
     open_checks: dict[int, set[str]] = {}
-    for host_id, check in session.execute(
-        select(Ticket.host_id, Ticket.check).where(
-            Ticket.host_id.in_(host_ids), Ticket.state.in_(OPEN_STATES)
-        )
-    ):
+    for host_id, check in session.execute(_OPEN_TICKETS, {"host_ids": host_ids}):
         open_checks.setdefault(host_id, set()).add(check)
-    stored = set(
-        session.scalars(
-            select(Batch.batch_id).where(Batch.batch_id.in_([p.batch.batch_id for p in group]))
-        )
-    )
+    stored = set(session.scalars(_KNOWN_BATCHES, {"batch_ids": [p.batch.batch_id for p in group]}))
     return hosts, states, open_checks, stored
 
 
