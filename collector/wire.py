@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    WithJsonSchema,
+)
 
 from portacare.checks import Status
 
@@ -62,7 +70,9 @@ class ResultIn(BaseModel):
     summary: str = Field(max_length=LIMITS.summary_chars)
     observed_at: AwareTime
     duration_ms: int | None = Field(None, ge=0)
-    metrics: dict[Annotated[str, Field(max_length=200)], float] = Field(
+    # finite only: JSON has no NaN or infinity, PostgreSQL's json refuses them (a 500 before),
+    # and the agent turns a check that measures one into UNKNOWN (checks/result.py)
+    metrics: dict[Annotated[str, Field(max_length=200)], FiniteFloat] = Field(
         default_factory=dict, max_length=LIMITS.metrics_per_result
     )
     details: dict[str, Any] = Field(default_factory=dict)

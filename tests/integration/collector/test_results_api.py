@@ -184,3 +184,18 @@ def test_a_checks_first_result_sets_its_latest_metrics(collector: Collector) -> 
     collector.push("sw1", [result("disk", "OK", at=T0 + timedelta(minutes=1))])
     with collector.sessions() as session:
         assert session.scalars(select(CheckState.metrics)).one() == {}
+
+
+def test_a_metric_that_is_not_a_finite_number_is_422(collector: Collector) -> None:
+    """JSON has no NaN or infinity; the agent never sends them; PostgreSQL cannot store them."""
+    token = collector.agent_token("sw1")
+    for value in ("NaN", "Infinity", "-Infinity", "1e999"):
+        disk = {**result("disk", "OK"), "metrics": {"load": "VALUE"}}
+        body = {"host": "sw1", "batch_id": uuid.uuid4().hex, "results": [disk]}
+        text = json.dumps(body).replace('"VALUE"', value)
+        response = collector.client.post(
+            "/api/v1/results", content=text.encode(), headers=collector.auth(token)
+        )
+        assert response.status_code == 422, (value, response.text)
+        assert response.json()["detail"][0]["field"] == "results.0.metrics.load"
+    assert _count(collector, Result) == 0
