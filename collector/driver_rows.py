@@ -17,13 +17,13 @@ column with what the ORM path stores.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from . import jsontext
 from .latest_state import StateRow
 from .models import CheckState, Result
 
@@ -45,7 +45,7 @@ def _same(value: Any) -> Any:
 
 
 def _json_in(value: Any) -> str:
-    return json.dumps(value) if value else "{}"  # most details are empty
+    return jsontext.dumps(value) if value else "{}"  # most details are empty
 
 
 def _quoted(names: Iterable[str]) -> list[str]:
@@ -106,7 +106,7 @@ class DriverRows:
 
     @staticmethod
     def _json_out(value: Any) -> Any:
-        return json.loads(value) if isinstance(value, str | bytes) else value
+        return jsontext.loads(value) if isinstance(value, str | bytes) else value
 
     def _encoders(self, columns: Sequence[str]) -> list[Callable[[Any], Any]]:
         def encoder(name: str) -> Callable[[Any], Any]:

@@ -8,7 +8,6 @@ process gets there first. Delivery is :mod:`portacare.collector.delivery`'s job.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from portacare.checks import Status, format_time
 from portacare.sla import Priority, Role
 
+from . import jsontext
 from .models import Host, Outbox, Ticket
 from .settings import Settings
 
@@ -203,7 +203,7 @@ def _copy_to_outbox(session: Session, rows: list[dict[str, Any]]) -> None:
     """
     columns = list(rows[0])
     names = ", ".join(f'"{name}"' for name in columns)
-    encode = [json.dumps if name == "payload" else None for name in columns]
+    encode = [jsontext.dumps if name == "payload" else None for name in columns]
     driver = session.connection().connection.driver_connection
     with driver.cursor() as cursor:  # type: ignore[union-attr]
         cursor.execute(
