@@ -93,7 +93,11 @@ class DriverRows:
             raise ValueError("naive datetime given to the database")
         if not self.sqlite:
             return value
-        # SQLAlchemy's SQLite DATETIME storage format, in UTC (models.UTCDateTime)
+        # SQLAlchemy's SQLite DATETIME storage format, in UTC (models.UTCDateTime); a time
+        # already in UTC (nearly all: agents send "Z") needs no conversion, only its text
+        text = value.isoformat(" ", "microseconds")
+        if text.endswith("+00:00"):
+            return text[:-6]
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
     @staticmethod
@@ -101,7 +105,7 @@ class DriverRows:
         if value is None:
             return None
         if isinstance(value, str):
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+            return datetime.fromisoformat(value + "+00:00")
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     @staticmethod
