@@ -21,9 +21,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from portacare.checks import Status
@@ -40,35 +40,35 @@ from .wire import BatchAccepted, BatchIn
 
 __all__ = ["Pending", "GroupOutcome", "store_group"]
 
-_HOST_COLUMNS = (
-    Host.id,
-    Host.name,
-    Host.customer,
-    Host.last_seen,
-    Host.interval_s,
-    Host.check_intervals,
-    Host.dropped,
+_HOSTS = cast(Table, Host.__table__)
+_HOST_COLUMNS = tuple(
+    _HOSTS.c[name]
+    for name in ("id", "name", "customer", "last_seen", "interval_s", "check_intervals", "dropped")
 )
 
-# Built once: SQLAlchemy then finds each compiled form by a cache key it keeps on the
-# statement, where a statement built per group is coerced and keyed again every time.
+# Core statements on the session's connection, each built once: the ORM's execute adds
+# about 0.2 ms per statement (its compile state and loading) to nine statements per group,
+# and a statement built per group is coerced and keyed again every time.
 _LOCK_HOSTS = (
     select(*_HOST_COLUMNS)
-    .where(Host.id.in_(bindparam("host_ids", expanding=True)))
-    .order_by(Host.id)
+    .where(_HOSTS.c.id.in_(bindparam("host_ids", expanding=True)))
+    .order_by(_HOSTS.c.id)
     .with_for_update()
 )
-_OPEN_TICKETS = select(Ticket.host_id, Ticket.check).where(
-    Ticket.host_id.in_(bindparam("host_ids", expanding=True)), Ticket.state.in_(OPEN_STATES)
+_TICKETS = cast(Table, Ticket.__table__)
+_OPEN_TICKETS = select(_TICKETS.c.host_id, _TICKETS.c.check).where(
+    _TICKETS.c.host_id.in_(bindparam("host_ids", expanding=True)),
+    _TICKETS.c.state.in_(OPEN_STATES),
 )
-_KNOWN_BATCHES = select(Batch.batch_id).where(
-    Batch.batch_id.in_(bindparam("batch_ids", expanding=True))
+_KNOWN_BATCHES = select(Batch.__table__.c.batch_id).where(
+    Batch.__table__.c.batch_id.in_(bindparam("batch_ids", expanding=True))
 )
 _INSERTS = {
-    name: insert(model)
+    name: insert(cast(Table, model.__table__))
     for name, model in (("batches", Batch), ("new_states", CheckState), ("events", StateEvent))
 }
-_UPDATE_HOSTS = update(Host)
+#: SET takes the other keys of each row: the host's new columns
+_UPDATE_HOSTS = update(_HOSTS).where(_HOSTS.c.id == bindparam("host_id"))
 
 
 @dataclass(frozen=True)
@@ -122,16 +122,17 @@ class _Writes:
             getattr(self, name).extend(getattr(other, name))
 
     def execute(self, session: Session) -> None:
+        connection = session.connection()
         # batches first: their primary key is what a concurrent duplicate collides on
         for name, statement in _INSERTS.items():
             rows = getattr(self, name)
             if rows:
-                session.execute(statement, rows)
+                connection.execute(statement, rows)
         driver = DriverRows.of(session)
         driver.insert_results(session, self.results)
         driver.update_states(session, self.moved_states)
-        if self.hosts:  # ORM bulk UPDATE by primary key: one executemany
-            session.execute(_UPDATE_HOSTS, self.hosts)
+        if self.hosts:  # one executemany
+            connection.execute(_UPDATE_HOSTS, self.hosts)
 
 
 class _NeedsPolicy(Exception):
@@ -177,16 +178,17 @@ def _read(
     session: Session, group: Sequence[Pending], host_ids: list[int]
 ) -> tuple[dict[int, _HostRow], dict[int, dict[str, StateRow]], dict[int, set[str]], set[str]]:
     """Lock and read the group's hosts, their latest states and open tickets, known batch ids."""
+    connection = session.connection()
     hosts = {
         row.id: _HostRow(**row._asdict())
-        for row in session.execute(_LOCK_HOSTS, {"host_ids": host_ids})
+        for row in connection.execute(_LOCK_HOSTS, {"host_ids": host_ids})
     }
     states: dict[int, dict[str, StateRow]] = {}
     for state in DriverRows.of(session).read_states(session, host_ids):
         states.setdefault(state.host_id, {})[state.check] = state
     # read after the states are locked: a ticket another writer opened meanwhile is seen
     open_checks: dict[int, set[str]] = {}
-    for host_id, check in session.execute(_OPEN_TICKETS, {"host_ids": host_ids}):
+    for host_id, check in connection.execute(_OPEN_TICKETS, {"host_ids": host_ids}):
         open_checks.setdefault(host_id, set()).add(check)
     stored = set(session.scalars(_KNOWN_BATCHES, {"batch_ids": [p.batch.batch_id for p in group]}))
     return hosts, states, open_checks, stored
@@ -251,7 +253,7 @@ def _host_values(host: _HostRow, states: Iterable[StateRow]) -> dict[str, Any]:
     states = list(states)
     stale = [s.stale_after for s in states if s.stale_after is not None]
     return {
-        "id": host.id,
+        "host_id": host.id,
         "customer": host.customer,
         "last_seen": host.last_seen,
         "interval_s": host.interval_s,
