@@ -44,6 +44,7 @@ from .report import Figure, Report
 
 BATCHES = (10, 100)
 GROUPS = (1, 16)  # a lone batch, and the 16 connections' batches committed together
+CPU_GROUP = 8  # what groups average under wrk's 16 connections at batches of 10
 SQLITE_TARGET = 10_000
 PG_TARGET = 5_000
 P99_TARGET_MS = 250.0
@@ -442,10 +443,31 @@ class IngestBench:
                         )
                     )
 
+        def cpu(label: str, url: str) -> None:
+            batches = self.plan.cpu_batches
+            plain = statements.cpu_per_plain_batch(url, 10, batches)
+            for group in (1, CPU_GROUP):
+                self.report.add(
+                    Figure(
+                        "ingest",
+                        f"collector CPU per batch of 10 stored in group commits of {group} "
+                        f"on {label}",
+                        round(statements.cpu_per_batch(url, 10, group, batches), 3),
+                        "ms",
+                        {"plain insert per batch": round(plain, 3)},
+                        "",
+                        None,
+                        note=f"in-process, {batches} batches; this process only, "
+                        "not the database server",
+                    )
+                )
+
         one("SQLite", f"sqlite:///{self.workdir / 'statements.sqlite3'}")
+        cpu("SQLite", f"sqlite:///{self.workdir / 'cpu.sqlite3'}")
         if postgres:
             with throwaway_postgres() as url:
                 one("PostgreSQL", url)
+                cpu("PostgreSQL", url)
 
     @staticmethod
     def _errors_note(run: LoadResult | None) -> str:

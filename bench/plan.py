@@ -24,6 +24,7 @@ class Plan:
     profile: bool = True  # py-spy the collector when it misses a target (ingest, NOC reads)
     profile_seconds: float = 8
     noc_min_samples: int = 5  # even when an endpoint is slow
+    cpu_batches: int = 2400  # batches stored in-process for the CPU-per-batch figures
 
 
 FULL = Plan(
@@ -61,4 +62,5 @@ QUICK = Plan(
     profile=False,
     profile_seconds=5,
     noc_min_samples=3,
+    cpu_batches=400,
 )
