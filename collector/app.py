@@ -25,7 +25,7 @@ from .background import BackgroundJobs
 from .dashboard import router as dashboard_router
 from .db import make_engine, make_sessionmaker
 from .errors import Conflict, InvalidRequest, NotFound, Unavailable
-from .group_commit import IngestQueue
+from .loop_commit import LoopIngest
 from .schema import upgrade_schema
 from .settings import Settings
 from .throttle import FailureThrottle
@@ -70,7 +70,7 @@ def create_app(
     app.state.clock = clock
     app.state.auth_throttle = FailureThrottle(settings.auth_failures_per_minute)
     app.state.principal_cache = PrincipalCache()
-    app.state.ingest = IngestQueue(sessions, settings)
+    app.state.ingest = LoopIngest(sessions, settings)
     for module in (results, hosts, tickets, ticket_actions, silences, customers):
         app.include_router(module.router)
     app.include_router(dashboard_router)

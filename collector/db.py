@@ -25,8 +25,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         _queue_writers(engine)
         return engine
-    # a pool as deep as uvicorn's busy threads, so requests do not churn connections
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 20, "max_overflow": 20}
+    # a pool as deep as uvicorn's busy threads, so requests do not churn connections; a server
+    # that does not answer is given up on after 5 s (libpq would wait for TCP's own timeout)
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": 20,
+        "max_overflow": 20,
+        "connect_args": {"connect_timeout": 5},
+    }
     return create_engine(url, **{**options, **kwargs})
 
 

@@ -1,10 +1,12 @@
-"""Group commit: one writer thread stores the batches that arrive together in one transaction.
+"""Group commit: the batches that arrive together share one transaction; and the writer thread.
 
-An agent's push is answered only after its batch is committed, as before; what
-changes is that the batches of all the requests waiting at that moment share
-the commit and the handful of statements of :mod:`.bulk_ingest`. Under light
-load a group is a single batch and nothing waits; under heavy load the group
-grows by itself while the previous one commits (no timer, no added latency).
+An agent's push is answered only after its batch is committed; the batches of
+all the requests waiting at that moment share the commit and the handful of
+statements of :mod:`.bulk_ingest` (:func:`commit_group`). The collector's event
+loop runs those groups itself (:mod:`.loop_commit`); :class:`IngestQueue` is a
+writer thread that does the same for work the loop must not wait for, and for
+callers outside the loop. Under light load a group is a single batch; under
+heavy load it grows by itself while the previous one commits.
 
 Batches that need the ticket policy, and every batch of a group whose
 transaction failed, are stored one per transaction by ``ingest.ingest_batch``
@@ -24,6 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +38,7 @@ from .settings import Settings
 from .tokens import Principal
 from .wire import BatchAccepted, BatchIn
 
-__all__ = ["IngestQueue"]
+__all__ = ["IngestQueue", "commit_group"]
 
 log = logging.getLogger("portacare.collector.group_commit")
 
@@ -43,12 +46,38 @@ log = logging.getLogger("portacare.collector.group_commit")
 MAX_GROUP_RESULTS = 5000
 #: an idle writer thread ends after this long; the next batch starts another
 IDLE_SECONDS = 5.0
+#: PostgreSQL: a group waits this long for another writer's row locks, then its batches go
+#: one by one (the policy path waits as long as it takes); bounds how long the loop can wait
+GROUP_LOCK_TIMEOUT = "2s"
 
 
 @dataclass(frozen=True)
 class _Queued:
     pending: Pending
     answer: Future[BatchAccepted]
+    policy_only: bool = False  # already known to need the ticket policy: no group attempt
+
+
+def commit_group(
+    factory: sessionmaker[Session], settings: Settings, group: Sequence[Pending]
+) -> GroupOutcome | Unavailable:
+    """One transaction for what in ``group`` needs no ticket policy.
+
+    A database that cannot be reached comes back as :class:`Unavailable` for the
+    whole group; any other failure defers every batch to the policy path, one by one.
+    """
+    try:
+        with transaction(factory) as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text(f"SET LOCAL lock_timeout = '{GROUP_LOCK_TIMEOUT}'"))
+            return store_group(session, group, settings)
+    except DBAPIError as exc:
+        if exc.connection_invalidated or is_unreachable(exc):
+            return Unavailable(f"database unavailable: {exc.orig}")
+        log.info("a group of %d batches is stored one by one: %s", len(group), exc.orig)
+    except Exception:  # a defect here must not cost any batch its answer
+        log.exception("a group of %d batches is stored one by one", len(group))
+    return GroupOutcome(deferred=list(range(len(group))))
 
 
 class IngestQueue:
@@ -71,11 +100,15 @@ class IngestQueue:
         """Store ``batch`` exactly once; returns when it is committed (or raises why not)."""
         return await asyncio.wrap_future(self.submit(Pending(principal, batch, now)))
 
-    def submit(self, pending: Pending) -> Future[BatchAccepted]:
-        """Queue one batch; the future holds its answer once the writer has stored it."""
+    def submit(self, pending: Pending, *, policy_only: bool = False) -> Future[BatchAccepted]:
+        """Queue one batch; the future holds its answer once the writer has stored it.
+
+        ``policy_only``: the batch is known to need the ticket policy (one transaction
+        of its own, with retries), so no group commit is tried for it.
+        """
         answer: Future[BatchAccepted] = Future()
         with self._lock:
-            self._queue.put(_Queued(pending, answer))
+            self._queue.put(_Queued(pending, answer, policy_only))
             if self._writer is None:
                 self._writer = threading.Thread(
                     target=self._write, name="portacare-ingest", daemon=True
@@ -121,26 +154,21 @@ class IngestQueue:
             results += len(item.pending.batch.results)
         return more
 
-    def _store(self, group: Sequence[_Queued]) -> None:
-        pending = [q.pending for q in group]
-        try:
-            with transaction(self._factory) as session:
-                outcome = store_group(session, pending, self._settings)
-        except DBAPIError as exc:
-            if exc.connection_invalidated or is_unreachable(exc):
-                error = Unavailable(f"database unavailable: {exc.orig}")
-                for queued in group:
-                    queued.answer.set_exception(error)
-                return
-            log.info("a group of %d batches is stored one by one: %s", len(group), exc.orig)
-            outcome = GroupOutcome(deferred=list(range(len(group))))
-        except Exception:  # a defect here must not cost any batch its answer
-            log.exception("a group of %d batches is stored one by one", len(group))
-            outcome = GroupOutcome(deferred=list(range(len(group))))
+    def _store(self, queued: Sequence[_Queued]) -> None:
+        group = [q for q in queued if not q.policy_only]
+        outcome = (
+            commit_group(self._factory, self._settings, [q.pending for q in group])
+            if group
+            else GroupOutcome()
+        )
+        if isinstance(outcome, Unavailable):
+            for q in group:
+                q.answer.set_exception(outcome)
+            outcome = GroupOutcome()
         for index, accepted in outcome.answers.items():
             group[index].answer.set_result(accepted)
-        for index in outcome.deferred:
-            self._store_one(group[index])
+        for q in [*(group[i] for i in outcome.deferred), *(q for q in queued if q.policy_only)]:
+            self._store_one(q)
 
     def _store_one(self, queued: _Queued) -> None:
         p = queued.pending

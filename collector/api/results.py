@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
-from ..group_commit import IngestQueue
+from ..loop_commit import LoopIngest
 from ..wire import BatchAccepted, BatchIn
 from .deps import AgentDep, NowDep
 
@@ -67,7 +67,7 @@ async def post_results(request: Request, principal: AgentDep, now: NowDep) -> Ba
             f"this token is bound to host {principal.host_name!r}, not {batch.host!r}",
         )
 
-    ingest: IngestQueue = request.app.state.ingest
+    ingest: LoopIngest = request.app.state.ingest
     return await ingest.store(principal, batch, now)
 
 

@@ -9,6 +9,7 @@ through the ticket-policy path, and as queued groups through ``IngestQueue``
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,6 +25,7 @@ from portacare.collector.bulk_ingest import Pending
 from portacare.collector.db import make_engine, make_sessionmaker, transaction
 from portacare.collector.group_commit import IngestQueue
 from portacare.collector.ingest import ingest_batch
+from portacare.collector.loop_commit import LoopIngest
 from portacare.collector.models import (
     Batch,
     CheckState,
@@ -329,3 +331,53 @@ def test_many_agents_at_once_store_every_batch_once(two_databases: list[_Databas
         for k in range(5)  # 20 OK results in a row each
     }
     assert rows["tickets"] == []
+
+
+def test_a_group_stored_by_the_event_loop_ends_where_one_batch_at_a_time_does(
+    two_databases: list[_Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``LoopIngest`` (SQLite's ingest): the same script, all requests in one loop tick."""
+    one, grouped = two_databases
+    script = _script()
+    expected = [
+        ingest_batch(one.sessions, one.principals[b.host], b, one.settings, _at(i))
+        for i, b in enumerate(script)
+    ]
+    sizes = _group_sizes(monkeypatch)
+    ingest = LoopIngest(grouped.sessions, grouped.settings)
+
+    async def first_then_the_rest_at_once() -> list[BatchAccepted]:
+        pending = [grouped.pending(b, i) for i, b in enumerate(script)]
+        first = await ingest.store(pending[0].principal, pending[0].batch, pending[0].now)
+        rest = await asyncio.gather(
+            *(ingest.store(p.principal, p.batch, p.now) for p in pending[1:])
+        )
+        return [first, *rest]
+
+    answers = asyncio.run(first_then_the_rest_at_once())
+    ingest.close()
+    # two groups on the loop (the policy path's thread tries none: it only takes single batches)
+    assert [n for n, _ in sizes] == [1, len(script) - 1]
+    assert sum(bulk for _, bulk in sizes) >= 6
+    assert answers == expected
+    assert grouped.contents() == one.contents()
+
+
+def test_the_event_loop_hands_a_full_group_over_at_once(two_databases: list[_Database]) -> None:
+    _, grouped = two_databases
+    ingest = LoopIngest(grouped.sessions, grouped.settings, max_group_results=10)
+
+    async def agents() -> list[BatchAccepted]:
+        batches = [
+            _batch(host, f"{host}-{n}", [result(f"c{k}", "OK", at=_at(n)) for k in range(5)])
+            for n in range(4)
+            for host in HOSTS
+        ]
+        return await asyncio.gather(
+            *(ingest.store(grouped.principals[b.host], b, _at(0)) for b in batches)
+        )
+
+    answers = asyncio.run(agents())
+    ingest.close()
+    assert [a.accepted for a in answers] == [5] * 20
+    assert len(grouped.contents()["results"]) == 100
