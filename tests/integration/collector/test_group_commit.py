@@ -252,15 +252,20 @@ def _group_sizes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     return sizes
 
 
+def _one_by_one(database: _Database, script: list[BatchIn]) -> list[BatchAccepted]:
+    """The script stored one batch per transaction through the ticket-policy path."""
+    return [
+        ingest_batch(database.sessions, database.principals[b.host], b, database.settings, _at(i))
+        for i, b in enumerate(script)
+    ]
+
+
 def test_a_queued_group_ends_where_one_batch_at_a_time_does(
     two_databases: list[_Database], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     one, grouped = two_databases
     script = _script()
-    expected = [
-        ingest_batch(one.sessions, one.principals[b.host], b, one.settings, _at(i))
-        for i, b in enumerate(script)
-    ]
+    expected = _one_by_one(one, script)
     sizes = _group_sizes(monkeypatch)
     queue = IngestQueue(grouped.sessions, grouped.settings)
     hold = _WriterHold(grouped.engine)
@@ -336,13 +341,10 @@ def test_many_agents_at_once_store_every_batch_once(two_databases: list[_Databas
 def test_a_group_stored_by_the_event_loop_ends_where_one_batch_at_a_time_does(
     two_databases: list[_Database], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``LoopIngest`` (SQLite's ingest): the same script, all requests in one loop tick."""
+    """``LoopIngest`` (the endpoint's ingest): the same script, posted by concurrent requests."""
     one, grouped = two_databases
     script = _script()
-    expected = [
-        ingest_batch(one.sessions, one.principals[b.host], b, one.settings, _at(i))
-        for i, b in enumerate(script)
-    ]
+    expected = _one_by_one(one, script)
     sizes = _group_sizes(monkeypatch)
     ingest = LoopIngest(grouped.sessions, grouped.settings)
 
