@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -338,6 +338,30 @@ def test_many_agents_at_once_store_every_batch_once(two_databases: list[_Databas
     assert rows["tickets"] == []
 
 
+def _on_a_loop_of_its_own(
+    main: Callable[[], Coroutine[Any, Any, list[BatchAccepted]]],
+) -> list[BatchAccepted]:
+    """``asyncio.run(main())`` on a thread of its own, as uvicorn runs the app.
+
+    This thread may already run a loop (Playwright's sync API in the dashboard tests).
+    """
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(asyncio.run(main()))
+        except BaseException as exc:  # re-raised in the test's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=120)
+    assert outcome, "the loop did not finish in time"
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]  # type: ignore[no-any-return]
+
+
 def test_a_group_stored_by_the_event_loop_ends_where_one_batch_at_a_time_does(
     two_databases: list[_Database], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -356,7 +380,7 @@ def test_a_group_stored_by_the_event_loop_ends_where_one_batch_at_a_time_does(
         )
         return [first, *rest]
 
-    answers = asyncio.run(first_then_the_rest_at_once())
+    answers = _on_a_loop_of_its_own(first_then_the_rest_at_once)
     ingest.close()
     # two groups on the loop (the policy path's thread tries none: it only takes single batches)
     assert [n for n, _ in sizes] == [1, len(script) - 1]
@@ -379,7 +403,7 @@ def test_the_event_loop_hands_a_full_group_over_at_once(two_databases: list[_Dat
             *(ingest.store(grouped.principals[b.host], b, _at(0)) for b in batches)
         )
 
-    answers = asyncio.run(agents())
+    answers = _on_a_loop_of_its_own(agents)
     ingest.close()
     assert [a.accepted for a in answers] == [5] * 20
     assert len(grouped.contents()["results"]) == 100
