@@ -17,14 +17,12 @@ group at once with :class:`Unavailable` (503), without trying each batch.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -35,8 +33,7 @@ from .db import transaction
 from .errors import Unavailable
 from .ingest import ingest_batch, is_unreachable
 from .settings import Settings
-from .tokens import Principal
-from .wire import BatchAccepted, BatchIn
+from .wire import BatchAccepted
 
 __all__ = ["IngestQueue", "commit_group"]
 
@@ -95,10 +92,6 @@ class IngestQueue:
         self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
-
-    async def store(self, principal: Principal, batch: BatchIn, now: datetime) -> BatchAccepted:
-        """Store ``batch`` exactly once; returns when it is committed (or raises why not)."""
-        return await asyncio.wrap_future(self.submit(Pending(principal, batch, now)))
 
     def submit(self, pending: Pending, *, policy_only: bool = False) -> Future[BatchAccepted]:
         """Queue one batch; the future holds its answer once the writer has stored it.
