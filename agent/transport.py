@@ -1,19 +1,33 @@
-"""Pushing batches to the collector over HTTP, and the backoff between failed tries."""
+"""Pushing batches to the collector over HTTP, and the backoff between failed tries.
+
+The push goes through the standard library (``urllib.request``), not ``requests``:
+on a customer's server the agent's memory is part of the product, and ``requests``
+with ``urllib3``, ``idna`` and ``charset_normalizer`` cost about 5 MB of resident
+memory for one POST every few seconds. What ``requests`` did for the agent, it
+still does: proxies from ``http_proxy``/``https_proxy``/``no_proxy``, TLS verified
+against ``ca_file`` or else certifi's bundle, one timeout for connecting and for
+each read, every failure one of the agent's own errors.
+"""
 
 from __future__ import annotations
 
+import http.client
+import json
 import random
+import ssl
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import requests
 
 from portacare import __version__
 
 from .errors import Rejected, TransportError
 
 __all__ = ["Backoff", "Pusher", "PushOutcome"]
+
+_MAX_ANSWER = 1 << 20  # the collector answers in a few bytes; a long error page is cut
 
 
 @dataclass
@@ -46,7 +60,11 @@ class PushOutcome:
 
 
 class Pusher:
-    """POSTs batches to ``{collector}/api/v1/results`` with the agent's bearer token."""
+    """POSTs batches to ``{collector}/api/v1/results`` with the agent's bearer token.
+
+    A redirect is not followed: it would carry the token wherever it points, so it is
+    reported (with its ``Location``) for the operator to fix the collector URL.
+    """
 
     def __init__(
         self,
@@ -63,9 +81,9 @@ class Pusher:
         self.token_file = token_file
         self.interval_s = interval_s
         self.timeout = timeout
-        self.verify: bool | str = str(ca_file) if ca_file else True
+        self.ca_file = ca_file
         self.check_intervals = check_intervals or {}
-        self._session = requests.Session()
+        self._opener: urllib.request.OpenerDirector | None = None
 
     def push(
         self,
@@ -92,22 +110,77 @@ class Pusher:
         except OSError as exc:
             raise TransportError(f"cannot read token file {self.token_file}: {exc}") from exc
         try:
-            response = self._session.post(
-                self.url,
-                json=body,
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=self.timeout,
-                verify=self.verify,
-            )
-        except requests.RequestException as exc:
-            raise TransportError(f"cannot reach {self.url}: {exc}") from exc
-        if response.status_code == 202:
-            answer = response.json()
-            return PushOutcome(int(answer.get("accepted", 0)), bool(answer.get("duplicate")))
-        message = response.text[:500]
-        if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-            raise Rejected(response.status_code, message)
-        raise TransportError(f"collector answered HTTP {response.status_code}: {message}")
+            data = json.dumps(body, allow_nan=False).encode("utf-8")
+        except ValueError as exc:  # NaN or infinity in details: not valid JSON
+            raise TransportError(f"cannot encode the batch as JSON: {exc}") from exc
+        request = urllib.request.Request(
+            self.url,
+            data=data,
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": f"portacare-agent/{__version__}",
+            },
+        )
+        opener = self._opener or self._build_opener()
+        try:
+            with opener.open(request, timeout=self.timeout) as response:
+                status, answer = response.status, response.read(_MAX_ANSWER)
+                location = response.headers.get("Location")
+        except urllib.error.URLError as exc:  # refused, unresolvable, TLS not verified
+            raise TransportError(f"cannot reach {self.url}: {exc.reason}") from exc
+        except (OSError, http.client.HTTPException) as exc:  # timeouts, resets, bad answers
+            raise TransportError(f"cannot reach {self.url}: {_describe(exc)}") from exc
+        if status == 202:
+            try:
+                outcome = json.loads(answer)
+                return PushOutcome(int(outcome.get("accepted", 0)), bool(outcome.get("duplicate")))
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise TransportError(f"collector answered 202 with no JSON object: {exc}") from exc
+        message = answer.decode("utf-8", errors="replace")[:500]
+        if 300 <= status < 400:
+            message = f"redirect to {location} (not followed: set collector to that URL)"
+        if 400 <= status < 500 and status not in (408, 429):
+            raise Rejected(status, message)
+        raise TransportError(f"collector answered HTTP {status}: {message}")
+
+    def _build_opener(self) -> urllib.request.OpenerDirector:
+        """Proxies from the environment, TLS as configured; every status comes back as is.
+
+        Built at the first push, and kept, so the CA bundle is read once. No redirect
+        and no error-raising handlers: the caller judges each status itself.
+        """
+        try:
+            tls = self._tls_context()
+        except OSError as exc:  # ssl.SSLError included: a bundle that is not PEM
+            raise TransportError(f"cannot use the CA bundle {self.ca_file}: {exc}") from exc
+        opener = urllib.request.OpenerDirector()
+        for handler in (
+            urllib.request.ProxyHandler(),  # http_proxy, https_proxy, no_proxy
+            urllib.request.HTTPHandler(),
+            urllib.request.HTTPSHandler(context=tls),
+        ):
+            opener.add_handler(handler)
+        self._opener = opener
+        return opener
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """The collector's certificate must chain to ``ca_file``, else to certifi's CAs."""
+        if not self.url.startswith("https:"):
+            return None
+        if self.ca_file is not None and self.ca_file.is_dir():
+            return ssl.create_default_context(capath=str(self.ca_file))
+        if self.ca_file is not None:
+            return ssl.create_default_context(cafile=str(self.ca_file))
+        import certifi
+
+        return ssl.create_default_context(cafile=certifi.where())
 
     def close(self) -> None:
-        self._session.close()
+        self._opener = None
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
