@@ -29,13 +29,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .bulk_ingest import GroupOutcome, Pending, store_group
-from .db import transaction
 from .errors import Unavailable
 from .ingest import ingest_batch, is_unreachable
 from .settings import Settings
 from .wire import BatchAccepted
 
-__all__ = ["IngestQueue", "commit_group"]
+__all__ = ["IngestQueue", "WrittenGroup", "commit_group", "write_group"]
 
 log = logging.getLogger("portacare.collector.group_commit")
 
@@ -63,18 +62,69 @@ def commit_group(
     A database that cannot be reached comes back as :class:`Unavailable` for the
     whole group; any other failure defers every batch to the policy path, one by one.
     """
+    written = write_group(factory, settings, group)
+    return written.commit() if isinstance(written, WrittenGroup) else written
+
+
+def write_group(
+    factory: sessionmaker[Session], settings: Settings, group: Sequence[Pending]
+) -> WrittenGroup | GroupOutcome | Unavailable:
+    """:func:`commit_group` up to its commit, which :meth:`WrittenGroup.commit` does.
+
+    The commit may run on another thread: on SQLite it is most of a group's time
+    in C (the pages of the write-ahead log, with the interpreter lock released),
+    on PostgreSQL a round trip and the server's flush. A failure before the
+    commit comes back as :func:`commit_group` returns it, the transaction rolled back.
+    """
+    session = factory()
     try:
-        with transaction(factory) as session:
-            if session.get_bind().dialect.name == "postgresql":
-                session.execute(text(f"SET LOCAL lock_timeout = '{GROUP_LOCK_TIMEOUT}'"))
-            return store_group(session, group, settings)
-    except DBAPIError as exc:
+        session.begin()
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text(f"SET LOCAL lock_timeout = '{GROUP_LOCK_TIMEOUT}'"))
+        return WrittenGroup(session, store_group(session, group, settings), len(group))
+    except Exception as exc:
+        _close(session)
+        return _failed(exc, len(group))
+    except BaseException:
+        _close(session)
+        raise
+
+
+@dataclass
+class WrittenGroup:
+    """A group's transaction with every row written and the commit still to do."""
+
+    session: Session
+    outcome: GroupOutcome
+    size: int
+
+    def commit(self) -> GroupOutcome | Unavailable:
+        """Commit and close; a failed commit answers as :func:`commit_group` does."""
+        try:
+            self.session.commit()
+        except Exception as exc:
+            return _failed(exc, self.size)
+        finally:
+            _close(self.session)
+        return self.outcome
+
+
+def _close(session: Session) -> None:
+    """Roll back what is not committed and give the connection back, come what may."""
+    try:
+        session.close()
+    except Exception:  # a connection already lost: the pool discards it
+        log.debug("closing a group's session failed", exc_info=True)
+
+
+def _failed(exc: Exception, size: int) -> GroupOutcome | Unavailable:
+    if isinstance(exc, DBAPIError):
         if exc.connection_invalidated or is_unreachable(exc):
             return Unavailable(f"database unavailable: {exc.orig}")
-        log.info("a group of %d batches is stored one by one: %s", len(group), exc.orig)
-    except Exception:  # a defect here must not cost any batch its answer
-        log.exception("a group of %d batches is stored one by one", len(group))
-    return GroupOutcome(deferred=list(range(len(group))))
+        log.info("a group of %d batches is stored one by one: %s", size, exc.orig)
+    else:  # a defect here must not cost any batch its answer
+        log.error("a group of %d batches is stored one by one", size, exc_info=exc)
+    return GroupOutcome(deferred=list(range(size)))
 
 
 class IngestQueue:

@@ -14,6 +14,14 @@ with wrk at 16 connections, batches of 10, same machine: SQLite 6.6-6.8k ->
 5.0-7.0k. A first version that stored what arrived within 0.5 ms made groups of
 two or three and reached 7.1-9.7k and 4.8-5.6k.
 
+The commit itself runs on a thread of its own (``portacare-commit``): on
+SQLite it is the write-ahead log's pages, C code that releases the interpreter
+lock, on PostgreSQL a round trip and the server's flush to disk. Meanwhile the
+loop reads and validates the next requests; their group starts when the commit
+has ended (one writer at a time), at most ``max_group_results`` results each.
+Same machine, wrk, batches of 10 on SQLite, paired runs: 4.2-4.4k -> 4.5-4.9k
+results/s.
+
 The loop must never wait long, so what could make it wait stays on the
 writer thread of :class:`.group_commit.IngestQueue`: batches that need the
 ticket policy (a transaction each, retries with pauses), and every group for
@@ -29,16 +37,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from .bulk_ingest import Pending
+from .bulk_ingest import GroupOutcome, Pending
 from .errors import Unavailable
-from .group_commit import MAX_GROUP_RESULTS, IngestQueue, commit_group
+from .group_commit import MAX_GROUP_RESULTS, IngestQueue, WrittenGroup, write_group
 from .settings import Settings
 from .tokens import Principal
 from .wire import BatchAccepted, BatchIn
@@ -73,6 +81,8 @@ class LoopIngest:
         self._flush: asyncio.Handle | None = None
         self._seen = 0  # batches waiting when the loop last looked
         self._thread_until = 0.0  # monotonic time: until then groups go to the writer thread
+        self._committer: ThreadPoolExecutor | None = None
+        self._committing = False  # a group's commit runs: the next group waits for it
 
     async def store(self, principal: Principal, batch: BatchIn, now: datetime) -> BatchAccepted:
         """Store ``batch`` exactly once; returns when it is committed (or raises why not)."""
@@ -80,16 +90,24 @@ class LoopIngest:
         answer: asyncio.Future[BatchAccepted] = loop.create_future()
         self._waiting.append(_Waiting(Pending(principal, batch, now), answer))
         self._results += len(batch.results)
-        if self._results >= self._max_results:
+        if self._committing:
+            pass  # the running commit's end stores what waits
+        elif self._results >= self._max_results:
             self._store_waiting()
         elif self._flush is None:
-            self._seen = 0
-            self._flush = loop.call_soon(self._store_when_quiet, loop)
+            self._schedule(loop)
         return await answer
 
     def close(self) -> None:
-        """End the policy path's writer thread (a later batch starts it again)."""
+        """Finish the running commit, end the threads (a later batch starts them again)."""
+        if self._committer is not None:
+            self._committer.shutdown(wait=True)
+            self._committer = None
         self._policy.close()
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._seen = 0
+        self._flush = loop.call_soon(self._store_when_quiet, loop)
 
     def _store_when_quiet(self, loop: asyncio.AbstractEventLoop) -> None:
         """Store the group once a turn of the loop brought no new batch.
@@ -107,11 +125,18 @@ class LoopIngest:
         self._store_waiting()
 
     def _store_waiting(self) -> None:
+        """Store what waits, in groups of at most ``max_group_results`` results."""
         if self._flush is not None:
             self._flush.cancel()
             self._flush = None
-        group, self._waiting, self._results = self._waiting, [], 0
-        if group:
+        while self._waiting and not self._committing:
+            taken, results = 1, len(self._waiting[0].pending.batch.results)
+            for waiting in self._waiting[1:]:
+                if results + len(waiting.pending.batch.results) > self._max_results:
+                    break
+                taken, results = taken + 1, results + len(waiting.pending.batch.results)
+            group, self._waiting = self._waiting[:taken], self._waiting[taken:]
+            self._results -= results
             self._store(group)
 
     def _store(self, group: Sequence[_Waiting]) -> None:
@@ -119,7 +144,41 @@ class LoopIngest:
             for waiting in group:
                 self._hand_over(waiting, policy_only=False)
             return
-        outcome = commit_group(self._factory, self._settings, [w.pending for w in group])
+        written = write_group(self._factory, self._settings, [w.pending for w in group])
+        if not isinstance(written, WrittenGroup):
+            self._answer(group, written)
+            return
+        # the commit runs on a thread (its work is C with the interpreter lock released, or a
+        # wait for the server) while the loop reads the next requests; their group starts
+        # once it is done, since the database has one writer per connection and SQLite one
+        loop = group[0].answer.get_loop()
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="portacare-commit")
+        self._committing = True
+        committed = self._committer.submit(written.commit)
+
+        def back_on_the_loop(done: Future[GroupOutcome | Unavailable]) -> None:
+            with suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(self._committed, loop, group, done)
+
+        committed.add_done_callback(back_on_the_loop)
+
+    def _committed(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        group: Sequence[_Waiting],
+        done: Future[GroupOutcome | Unavailable],
+    ) -> None:
+        self._committing = False
+        error = done.exception()
+        outcome = GroupOutcome(deferred=list(range(len(group)))) if error else done.result()
+        self._answer(group, outcome)
+        if self._results >= self._max_results:
+            self._store_waiting()
+        elif self._waiting and self._flush is None:
+            self._schedule(loop)
+
+    def _answer(self, group: Sequence[_Waiting], outcome: GroupOutcome | Unavailable) -> None:
         if isinstance(outcome, Unavailable):  # the writer thread answers while it is away
             self._thread_until = time.monotonic() + RECOVERY_SECONDS
             for waiting in group:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,9 +19,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from portacare.collector import group_commit
+from portacare.collector import group_commit, loop_commit
 from portacare.collector.bulk_ingest import Pending
 from portacare.collector.db import make_engine, make_sessionmaker, transaction
 from portacare.collector.group_commit import IngestQueue
@@ -373,7 +375,7 @@ def test_a_group_stored_by_the_event_loop_ends_where_one_batch_at_a_time_does(
     ingest = LoopIngest(grouped.sessions, grouped.settings)
 
     async def first_then_the_rest_at_once() -> list[BatchAccepted]:
-        pending = [grouped.pending(b, i) for i, b in enumerate(script)]
+        pending = _pending(grouped, script)
         first = await ingest.store(pending[0].principal, pending[0].batch, pending[0].now)
         rest = await asyncio.gather(
             *(ingest.store(p.principal, p.batch, p.now) for p in pending[1:])
@@ -407,3 +409,91 @@ def test_the_event_loop_hands_a_full_group_over_at_once(two_databases: list[_Dat
     ingest.close()
     assert [a.accepted for a in answers] == [5] * 20
     assert len(grouped.contents()["results"]) == 100
+
+
+def test_the_next_group_starts_only_once_the_running_commit_ended(
+    two_databases: list[_Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit runs on a thread; what arrives meanwhile waits in bounded groups, none lost."""
+    _, grouped = two_databases
+    entered, release = threading.Event(), threading.Event()
+    timeline: list[tuple[str, float]] = []
+    real_write, real_commit = loop_commit.write_group, group_commit.WrittenGroup.commit
+
+    def write(*args: Any) -> Any:
+        timeline.append(("write", time.monotonic()))
+        return real_write(*args)
+
+    def held_commit(self: group_commit.WrittenGroup) -> Any:
+        entered.set()
+        assert release.wait(60), "the test never let the commit go"
+        outcome = real_commit(self)
+        timeline.append(("committed", time.monotonic()))
+        return outcome
+
+    monkeypatch.setattr(loop_commit, "write_group", write)
+    monkeypatch.setattr(group_commit.WrittenGroup, "commit", held_commit)
+    ingest = LoopIngest(grouped.sessions, grouped.settings, max_group_results=10)
+    batches = [
+        _batch(host, f"{host}-{n}", [result(f"c{k}", "OK", at=_at(n)) for k in range(5)])
+        for n in range(4)
+        for host in HOSTS
+    ]
+
+    async def agents() -> list[BatchAccepted]:
+        def store(b: BatchIn) -> asyncio.Future[BatchAccepted]:
+            return asyncio.ensure_future(ingest.store(grouped.principals[b.host], b, _at(0)))
+
+        first = store(batches[0])
+        assert await asyncio.to_thread(entered.wait, 30), "the first group never committed"
+        rest = [store(b) for b in batches[1:]]
+        await asyncio.sleep(0.3)  # many turns of the loop: none may start another group
+        assert [kind for kind, _ in timeline] == ["write"]
+        assert not any(answer.done() for answer in [first, *rest])
+        release.set()
+        return await asyncio.gather(first, *rest)
+
+    answers = _on_a_loop_of_its_own(agents)
+    ingest.close()
+    assert [a.accepted for a in answers] == [5] * len(batches)
+    assert len(grouped.contents()["results"]) == 5 * len(batches)
+    writes = [at for kind, at in timeline if kind == "write"]
+    commits = [at for kind, at in timeline if kind == "committed"]
+    assert len(writes) == len(commits) == 1 + (len(batches) - 1 + 1) // 2  # groups of 10 results
+    assert all(commits[i] <= writes[i + 1] for i in range(len(writes) - 1))
+
+
+def test_a_commit_that_fails_costs_no_batch(
+    two_databases: list[_Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The group's commit fails on its thread: every batch goes the policy path, stored once."""
+    one, grouped = two_databases
+    script = _script()
+    expected = _one_by_one(one, script)
+    failed: list[int] = []
+    real_commit = Session.commit
+
+    def commit_failing_once(session: Session) -> None:
+        if not failed:
+            failed.append(1)
+            session.rollback()
+            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+        real_commit(session)
+
+    monkeypatch.setattr(Session, "commit", commit_failing_once)
+    ingest = LoopIngest(grouped.sessions, grouped.settings)
+
+    async def at_once() -> list[BatchAccepted]:
+        return await asyncio.gather(
+            *(ingest.store(p.principal, p.batch, p.now) for p in _pending(grouped, script))
+        )
+
+    answers = _on_a_loop_of_its_own(at_once)
+    ingest.close()
+    assert failed == [1]
+    assert answers == expected
+    assert grouped.contents() == one.contents()
+
+
+def _pending(database: _Database, script: list[BatchIn]) -> list[Pending]:
+    return [database.pending(b, i) for i, b in enumerate(script)]
