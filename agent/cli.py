@@ -32,6 +32,7 @@ from portacare.checks import (
 
 from .config import DEFAULT_CONFIG_PATH, AgentConfig, CheckInstance, load_config
 from .errors import ConfigError
+from .memory import limit_malloc_arenas
 from .service import Agent
 from .spool import Spool
 from .transport import Pusher
@@ -41,6 +42,7 @@ EXIT_CONFIG = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    limit_malloc_arenas()  # before any thread: checks run on threads (see agent/memory.py)
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

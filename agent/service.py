@@ -21,6 +21,7 @@ from portacare.checks import Check, CheckContext, CheckResult, CheckRunner
 
 from .config import AgentConfig, CheckInstance
 from .errors import Rejected, TransportError
+from .memory import release_free_memory
 from .spool import Spool
 from .transport import Backoff, Pusher
 
@@ -170,6 +171,8 @@ class Agent:
             result = self.run_check(instance)
         except Exception:  # already logged by run_check; the agent goes on
             return
+        finally:
+            release_free_memory()  # what the run freed leaves the agent until the next one
         log.debug("%s: %s %s", instance.name, result.status.name, result.summary)
 
     def _push_loop(self, stop: threading.Event) -> None:

@@ -7,7 +7,11 @@ whole course; what status a check finds does not matter here. psutil samples the
 process every half second: resident memory (peak and mean) and CPU time,
 including finished child processes (plugins, nft, apt), over ``plan.agent_seconds``
 after the first runs have settled. Baseline: a bare interpreter that imports the
-same libraries and sleeps, measured the same way.
+same third-party libraries the agent has imported by then, and sleeps, measured the
+same way. That is not every dependency: the agent pushes through the standard
+library (no ``requests``), and with ``engine = "postgresql"`` it never imports
+PyMySQL; ``zstandard`` (optional, in the dev environment) is imported by the
+backups check.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from .report import Figure, Report
 
 RSS_TARGET_MB = 40.0
 CPU_TARGET_PCT = 1.0
-BASELINE_IMPORTS = "import psutil, requests, pydantic, ntplib, dns.resolver, pymysql, psycopg, time"
+BASELINE_IMPORTS = "import psutil, pydantic, ntplib, dns.resolver, psycopg, zstandard, time"
 
 
 @dataclass
