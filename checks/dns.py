@@ -28,23 +28,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dns.exception
-import dns.message
-import dns.name
-import dns.nameserver
-import dns.query
-import dns.rcode
-import dns.rdatatype
-import dns.resolver
-import dns.reversename
-import psutil
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, model_validator
 
 from .base import Check, CheckOptions
 from .errors import CheckFailed
 from .result import CheckResult, Status
+
+# dnspython and psutil are imported where a run needs them: an agent that does not
+# run this check does not keep them in memory (about 3 MB).
+if TYPE_CHECKING:
+    import dns.name
+    import dns.resolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 VIRTUAL_INTERFACES = (
@@ -152,6 +148,8 @@ def read_resolv_conf(path: Path) -> list[DnsResolver]:
 
 def interface_addresses() -> dict[str, set[IPAddress]]:
     """Every IPv4/IPv6 address on each of this host's interfaces (scope suffixes dropped)."""
+    import psutil
+
     found: dict[str, set[IPAddress]] = {}
     for interface, addresses in psutil.net_if_addrs().items():
         for addr in addresses:
@@ -207,6 +205,12 @@ class ResolverReading:
 
 def probe_resolver(resolver: DnsResolver, name: str, timeout: float) -> ResolverReading:
     """Ask ``resolver`` for ``name``'s A record, recursively, once (TCP if truncated)."""
+    import dns.exception
+    import dns.message
+    import dns.query
+    import dns.rcode
+    import dns.rdatatype
+
     query = dns.message.make_query(name, dns.rdatatype.A)  # RD set: the resolver must recurse
     started = time.monotonic()
     try:
@@ -257,6 +261,9 @@ class LookupUndecided(Exception):
 
 def make_resolver(resolvers: list[DnsResolver], timeout: float) -> dns.resolver.Resolver:
     """A dnspython resolver over exactly ``resolvers`` (ports included), without cache."""
+    import dns.nameserver
+    import dns.resolver
+
     resolver = dns.resolver.Resolver(configure=False)
     resolver.nameservers = [
         dns.nameserver.Do53Nameserver(str(r.address), r.port) for r in resolvers
@@ -277,6 +284,9 @@ class Lookup:
 
 def lookup(resolver: dns.resolver.Resolver, name: str, rdtype: str) -> Lookup:
     """One query through ``resolver``; LookupUndecided when no resolver gave an answer."""
+    import dns.exception
+    import dns.resolver
+
     try:
         answer = resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
     except dns.resolver.NXDOMAIN:
@@ -293,6 +303,9 @@ def lookup(resolver: dns.resolver.Resolver, name: str, rdtype: str) -> Lookup:
 
 
 def _first_error(exc: dns.resolver.NoNameservers) -> str:
+    import dns.message
+    import dns.rcode
+
     errors = exc.kwargs.get("errors") or []
     for _server, _tcp, _port, error in (e[:4] for e in errors if len(e) >= 4):
         if isinstance(error, dns.message.Message):
@@ -357,6 +370,8 @@ class ReverseReading:
 
 def read_reverse(resolver: dns.resolver.Resolver, address: IPAddress) -> ReverseReading:
     """``address``'s PTR names and which of them leads back to it."""
+    import dns.reversename
+
     text = str(address)
     try:
         ptr = lookup(resolver, dns.reversename.from_address(text).to_text(), "PTR")

@@ -36,7 +36,6 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-import psutil
 from pydantic import AfterValidator, Field, model_validator
 
 from .base import Check, CheckOptions
@@ -746,6 +745,8 @@ class Listener:
 
 def psutil_listeners() -> list[Listener]:
     """This host's listening sockets, with process names where they can be read."""
+    import psutil  # here, not at import: an agent without this check never loads it
+
     try:
         conns = psutil.net_connections(kind="inet")
     except psutil.AccessDenied as exc:

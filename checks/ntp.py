@@ -34,15 +34,17 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import ntplib
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .base import Check, CheckOptions
 from .commands import run_command
 from .errors import CheckFailed
 from .result import CheckResult, Status
+
+if TYPE_CHECKING:
+    import ntplib
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +250,8 @@ class ServerReading:
 
 def query_server(server: NtpServer, options: NtpOptions) -> ServerReading:
     """Ask ``server`` ``options.samples`` times; per-sample failures are kept, not raised."""
+    import ntplib  # here, not at import: an agent without this check never loads it
+
     client = ntplib.NTPClient()
     answers: list[ntplib.NTPStats] = []
     errors: list[str] = []
