@@ -190,7 +190,8 @@ def _read(
     open_checks: dict[int, set[str]] = {}
     for host_id, check in connection.execute(_OPEN_TICKETS, {"host_ids": host_ids}):
         open_checks.setdefault(host_id, set()).add(check)
-    stored = set(session.scalars(_KNOWN_BATCHES, {"batch_ids": [p.batch.batch_id for p in group]}))
+    known = connection.execute(_KNOWN_BATCHES, {"batch_ids": [p.batch.batch_id for p in group]})
+    stored = set(known.scalars())
     return hosts, states, open_checks, stored
 
 

@@ -7,7 +7,13 @@ ways); measured at a batch of 100 results on SQLite that is about a third of
 the whole ingest (``python -m bench --only ingest``). Here the rows are encoded
 once, in exactly the form SQLAlchemy stores (so the ORM reads them back as
 always, and SQLite compares times as the same text), and handed to the
-driver's ``executemany``.
+driver: SQLite's ``executemany``; on PostgreSQL one statement over an array per
+column (``unnest``), where an executemany is one statement per row for the
+server to bind and run (measured in-process, 13 batches of 10 per group: the
+server's CPU per batch 0.97-1.2 -> 0.82-0.87 ms). On SQLite a time's text is
+worked out once and remembered (a batch's ``received_at`` is every one of its
+results', a result's ``observed_at`` goes to history and state): with the
+states built by position, 14 % fewer instructions per stored batch (callgrind).
 
 Only these three statements; everything else keeps going through SQLAlchemy.
 The column lists come from the models, so a new column cannot be missed
@@ -21,23 +27,31 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from . import jsontext
-from .latest_state import StateRow
-from .models import CheckState, Result
+from .latest_state import STATE_COLUMNS, StateRow
+from .models import Base, CheckState, Result
 
 __all__ = ["DriverRows"]
 
 _RESULT_COLUMNS = tuple(c.name for c in Result.__table__.columns if c.name != "id")
 _STATE_KEY = ("host_id", "check")
-_STATE_COLUMNS = tuple(c.name for c in CheckState.__table__.columns)
+# in StateRow's field order, so a row read becomes a StateRow by position
+_STATE_COLUMNS = STATE_COLUMNS
+if set(_STATE_COLUMNS) != {c.name for c in CheckState.__table__.columns}:
+    raise RuntimeError("StateRow's fields must be the columns of check_states")
 _STATE_VALUES = tuple(c for c in _STATE_COLUMNS if c not in _STATE_KEY)
+#: times whose text was worked out lately, at most this many (a group's ``received_at`` is
+#: one time for every result of a batch; a result's ``observed_at`` goes to history and state)
+_TIME_TEXTS_KEPT = 4096
 _TIMES = frozenset({"observed_at", "received_at", "since", "stale_after"})
 _JSON = frozenset({"metrics", "details", "history"})
 
 
 _BY_DIALECT: dict[str, DriverRows] = {}
+_POSTGRESQL = postgresql.dialect()
 
 
 def _same(value: Any) -> Any:
@@ -50,6 +64,24 @@ def _json_in(value: Any) -> str:
 
 def _quoted(names: Iterable[str]) -> list[str]:
     return [f'"{name}"' for name in names]
+
+
+def _utc_text(value: datetime) -> str:
+    """SQLAlchemy's SQLite DATETIME storage format, in UTC (``models.UTCDateTime``)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    # a time already in UTC (nearly all: agents send "Z") needs no conversion, only its text
+    text = value.isoformat(" ", "microseconds")
+    if text.endswith("+00:00"):
+        return text[:-6]
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _unnest(model: type[Base], names: Sequence[str]) -> str:
+    """``unnest(%s::TYPE[], ...)`` over ``names``, typed as the model's columns on PostgreSQL."""
+    table = model.__table__
+    arrays = (f"%s::{table.c[name].type.compile(dialect=_POSTGRESQL)}[]" for name in names)
+    return f"unnest({', '.join(arrays)})"
 
 
 class DriverRows:
@@ -66,15 +98,26 @@ class DriverRows:
     def __init__(self, dialect: str) -> None:
         self.sqlite = dialect == "sqlite"
         mark = "?" if self.sqlite else "%s"
-        self._insert_results = (
-            f"INSERT INTO results ({', '.join(_quoted(_RESULT_COLUMNS))}) "
-            f"VALUES ({', '.join([mark] * len(_RESULT_COLUMNS))})"
-        )
-        self._update_states = (
-            "UPDATE check_states SET "
-            + ", ".join(f"{name} = {mark}" for name in _quoted(_STATE_VALUES))
-            + f' WHERE host_id = {mark} AND "check" = {mark}'
-        )
+        into_results = f"INSERT INTO results ({', '.join(_quoted(_RESULT_COLUMNS))}) "
+        if self.sqlite:  # an executemany: SQLite's statements cost no round trip
+            self._insert_results = (
+                into_results + f"VALUES ({', '.join('?' * len(_RESULT_COLUMNS))})"
+            )
+            self._update_states = (
+                f"UPDATE check_states SET {', '.join(f'{n} = ?' for n in _quoted(_STATE_VALUES))}"
+                ' WHERE host_id = ? AND "check" = ?'
+            )
+        else:  # one statement over arrays, a column each: the server plans and runs it once
+            self._insert_results = (
+                into_results + f"SELECT * FROM {_unnest(Result, _RESULT_COLUMNS)}"
+            )
+            values = (*_STATE_VALUES, *_STATE_KEY)
+            assignments = ", ".join(f"{n} = v.{n}" for n in _quoted(_STATE_VALUES))
+            self._update_states = (
+                f"UPDATE check_states AS s SET {assignments}"
+                f" FROM {_unnest(CheckState, values)} AS v({', '.join(_quoted(values))})"
+                ' WHERE s.host_id = v.host_id AND s."check" = v."check"'
+            )
         self._select_states = (
             f"SELECT {', '.join(_quoted(_STATE_COLUMNS))} FROM check_states "
             f'WHERE host_id IN ({{marks}}) ORDER BY host_id, "check"'
@@ -84,21 +127,23 @@ class DriverRows:
         self._result_in = list(zip(_RESULT_COLUMNS, self._encoders(_RESULT_COLUMNS), strict=True))
         self._state_in = list(zip(_STATE_VALUES, self._encoders(_STATE_VALUES), strict=True))
         self._state_out = self._decoders(_STATE_COLUMNS)
+        self._time_texts: dict[datetime, str] = {}
 
     # -- values: one encoder/decoder per column, chosen once ------------------------------
     def _time_in(self, value: datetime | None) -> Any:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database")
         if not self.sqlite:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to the database")
             return value
-        # SQLAlchemy's SQLite DATETIME storage format, in UTC (models.UTCDateTime); a time
-        # already in UTC (nearly all: agents send "Z") needs no conversion, only its text
-        text = value.isoformat(" ", "microseconds")
-        if text.endswith("+00:00"):
-            return text[:-6]
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        # equal aware times are one instant, whatever their zone: one UTC text
+        text = self._time_texts.get(value)
+        if text is None:
+            text = self._time_texts[value] = _utc_text(value)
+            if len(self._time_texts) > _TIME_TEXTS_KEPT:
+                self._time_texts.clear()
+        return text
 
     @staticmethod
     def _time_out(value: Any) -> datetime | None:
@@ -140,21 +185,18 @@ class DriverRows:
     def insert_results(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         """Write history rows (dicts keyed by column name)."""
         if rows:
-            params = [tuple(encode(row[c]) for c, encode in self._result_in) for row in rows]
-            self._executemany(session, self._insert_results, params)
+            # tuples: SQLAlchemy takes a list of tuples as executemany; listcomps beat generators
+            params = [tuple([encode(row[c]) for c, encode in self._result_in]) for row in rows]
+            self._execute_rows(session, self._insert_results, params)
 
     def update_states(self, session: Session, states: Sequence[StateRow]) -> None:
         """Write back latest states that already exist."""
         if states:
             params = [
-                (
-                    *(encode(getattr(s, c)) for c, encode in self._state_in),
-                    s.host_id,
-                    s.check,
-                )
+                (*[encode(getattr(s, c)) for c, encode in self._state_in], s.host_id, s.check)
                 for s in states
             ]
-            self._executemany(session, self._update_states, params)
+            self._execute_rows(session, self._update_states, params)
 
     def read_states(self, session: Session, host_ids: Sequence[int]) -> list[StateRow]:
         """The latest states of ``host_ids`` (locked for update on PostgreSQL)."""
@@ -164,15 +206,14 @@ class DriverRows:
         rows = session.connection().exec_driver_sql(statement, tuple(host_ids)).all()
         decoders = self._state_out
         return [
-            StateRow(
-                **{
-                    column: decode(value)
-                    for column, decode, value in zip(_STATE_COLUMNS, decoders, row, strict=True)
-                }
-            )
+            StateRow(*[decode(value) for decode, value in zip(decoders, row, strict=True)])
             for row in rows
         ]
 
-    @staticmethod
-    def _executemany(session: Session, statement: str, params: list[tuple[Any, ...]]) -> None:
-        session.connection().exec_driver_sql(statement, params)
+    def _execute_rows(self, session: Session, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """SQLite: an executemany of ``rows``. PostgreSQL: one execute, an array per column."""
+        if self.sqlite:
+            session.connection().exec_driver_sql(statement, rows)
+        else:
+            columns = tuple(list(column) for column in zip(*rows, strict=True))
+            session.connection().exec_driver_sql(statement, columns)

@@ -18,7 +18,14 @@ from .flapping import MIN_RESULTS, next_flapping, percent_state_change, remember
 from .settings import TicketRules
 from .wire import ResultIn
 
-__all__ = ["LatestState", "StateRow", "first_state", "advance", "track_flapping"]
+__all__ = [
+    "LatestState",
+    "StateRow",
+    "STATE_COLUMNS",
+    "first_state",
+    "advance",
+    "track_flapping",
+]
 
 
 class LatestState(Protocol):
@@ -53,10 +60,11 @@ class StateRow:
 
     def values(self) -> dict[str, Any]:
         """The row's columns (shallow: ``asdict`` would deep-copy every JSON value)."""
-        return {name: getattr(self, name) for name in _STATE_COLUMNS}
+        return {name: getattr(self, name) for name in STATE_COLUMNS}
 
 
-_STATE_COLUMNS = tuple(f.name for f in fields(StateRow))
+#: the columns of ``check_states``, in the order of :class:`StateRow`'s fields
+STATE_COLUMNS = tuple(f.name for f in fields(StateRow))
 
 
 def first_state(host_id: int, result: ResultIn) -> StateRow:

@@ -87,6 +87,15 @@ def _script() -> list[BatchIn]:
             },
         ),
         _batch(e, "e1", [result("disk", "OK", at=_at(3))]),  # re-posted later: a duplicate
+        # text that array literals must quote (PostgreSQL writes a group's rows as arrays)
+        _batch(
+            e,
+            "e6",
+            [
+                result("disk", "OK", 'a "quoted", {braced} \\ back\\slash ü', at=_at(4)),
+                result("ntp", "OK", "NULL", at=_at(4), duration_ms=None, metrics={'o"dd': -0.0}),
+            ],
+        ),
         _batch(a, "a1", [result("disk", "OK", at=_at(0)), result("ntp", "OK", at=_at(0))]),
         _batch(b, "b1", [result("disk", "WARNING", "/var 91%", at=_at(0))]),  # opens a ticket
         _batch(c, "c1", [result("dns", "OK", at=_at(0), metrics={"ms": 3.0})]),
