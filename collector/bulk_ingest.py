@@ -38,7 +38,7 @@ from .settings import Settings
 from .tokens import Principal
 from .wire import BatchAccepted, BatchIn
 
-__all__ = ["Pending", "GroupOutcome", "store_group"]
+__all__ = ["Pending", "GroupOutcome", "GroupWrites", "stage_group", "store_group"]
 
 _HOSTS = cast(Table, Host.__table__)
 _HOST_COLUMNS = tuple(
@@ -107,7 +107,7 @@ class _HostRow:
 
 
 @dataclass
-class _Writes:
+class GroupWrites:
     """Rows for the group's multi-row statements."""
 
     batches: list[dict[str, Any]] = field(default_factory=list)
@@ -117,11 +117,12 @@ class _Writes:
     events: list[dict[str, Any]] = field(default_factory=list)
     hosts: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, other: _Writes) -> None:
+    def add(self, other: GroupWrites) -> None:
         for name in self.__dataclass_fields__:
             getattr(self, name).extend(getattr(other, name))
 
     def execute(self, session: Session) -> None:
+        """Write every row (into the transaction whose locks :func:`stage_group` took)."""
         connection = session.connection()
         # batches first: their primary key is what a concurrent duplicate collides on
         for name, statement in _INSERTS.items():
@@ -141,7 +142,21 @@ class _NeedsPolicy(Exception):
 
 def store_group(session: Session, group: Sequence[Pending], settings: Settings) -> GroupOutcome:
     """Store what needs no ticket policy from ``group``; say which batches still wait."""
+    outcome, writes = stage_group(session, group, settings)
+    writes.execute(session)
+    return outcome
+
+
+def stage_group(
+    session: Session, group: Sequence[Pending], settings: Settings
+) -> tuple[GroupOutcome, GroupWrites]:
+    """:func:`store_group` but for writing the rows: the answers, and the rows to write.
+
+    The rows the answers were worked out from stay locked in ``session``'s
+    transaction, so its writes may follow later (on another thread), before its commit.
+    """
     outcome = GroupOutcome()
+    writes = GroupWrites()
     by_host: dict[int, list[int]] = {}
     for index, pending in enumerate(group):
         by_host.setdefault(pending.host_id, []).append(index)
@@ -150,7 +165,6 @@ def store_group(session: Session, group: Sequence[Pending], settings: Settings) 
         if any(group[i].batch.batch_id in repeated for i in indices):
             del by_host[host_id]
     if by_host:
-        writes = _Writes()
         hosts, states, open_checks, stored = _read(session, group, sorted(by_host))
         for host_id, indices in by_host.items():
             host = hosts.get(host_id)
@@ -169,9 +183,8 @@ def store_group(session: Session, group: Sequence[Pending], settings: Settings) 
             except _NeedsPolicy:
                 continue
             outcome.answers.update(zip(indices, answers, strict=True))
-        writes.execute(session)
     outcome.deferred = [i for i in range(len(group)) if i not in outcome.answers]
-    return outcome
+    return outcome, writes
 
 
 def _read(
@@ -202,13 +215,13 @@ def _stage_host(
     open_checks: set[str],
     states: dict[str, StateRow],
     settings: Settings,
-    writes: _Writes,
+    writes: GroupWrites,
 ) -> list[BatchAccepted]:
     """Apply one host's batches to its states; add its rows to ``writes`` unless it raises.
 
     Raises :class:`_NeedsPolicy` (having added nothing) when a result needs the ticket policy.
     """
-    staged = _Writes()
+    staged = GroupWrites()
     answers = []
     new_checks: set[str] = set()
     moved_checks: set[str] = set()

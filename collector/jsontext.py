@@ -9,6 +9,7 @@ times faster. What orjson refuses (an integer past 64 bits in a result's free-fo
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -21,7 +22,14 @@ def dumps(value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
     except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value, separators=(",", ":"))
+        return json.dumps(value, separators=(",", ":"), default=_as_orjson_would)
+
+
+def _as_orjson_would(value: Any) -> Any:
+    """Times as RFC 3339 text, as orjson writes them (rows sent to PostgreSQL as JSON)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def loads(text: str | bytes) -> Any:

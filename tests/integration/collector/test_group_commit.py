@@ -252,14 +252,14 @@ class _WriterHold:
 def _group_sizes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """(batches in the group, batches the bulk path answered) of every group stored."""
     sizes: list[tuple[int, int]] = []
-    real = group_commit.store_group
+    real = group_commit.stage_group
 
     def counting(session: Session, group: list[Pending], settings: Settings) -> Any:
-        outcome = real(session, group, settings)
+        outcome, writes = real(session, group, settings)
         sizes.append((len(group), len(outcome.answers)))
-        return outcome
+        return outcome, writes
 
-    monkeypatch.setattr(group_commit, "store_group", counting)
+    monkeypatch.setattr(group_commit, "stage_group", counting)
     return sizes
 
 
@@ -303,7 +303,7 @@ def test_a_defect_in_the_bulk_path_costs_no_batch(
     def broken(*_: Any) -> Any:
         raise RuntimeError("a bug in the bulk path")
 
-    monkeypatch.setattr(group_commit, "store_group", broken)
+    monkeypatch.setattr(group_commit, "stage_group", broken)
     queue = IngestQueue(grouped.sessions, grouped.settings)
     script = _script()
     futures = [queue.submit(grouped.pending(b, i)) for i, b in enumerate(script)]
@@ -427,21 +427,21 @@ def test_the_next_group_starts_only_once_the_running_commit_ended(
     _, grouped = two_databases
     entered, release = threading.Event(), threading.Event()
     timeline: list[tuple[str, float]] = []
-    real_write, real_commit = loop_commit.write_group, group_commit.WrittenGroup.commit
+    real_write, real_commit = loop_commit.begin_group, group_commit.OpenGroup.commit
 
     def write(*args: Any) -> Any:
         timeline.append(("write", time.monotonic()))
         return real_write(*args)
 
-    def held_commit(self: group_commit.WrittenGroup) -> Any:
+    def held_commit(self: group_commit.OpenGroup) -> Any:
         entered.set()
         assert release.wait(60), "the test never let the commit go"
         outcome = real_commit(self)
         timeline.append(("committed", time.monotonic()))
         return outcome
 
-    monkeypatch.setattr(loop_commit, "write_group", write)
-    monkeypatch.setattr(group_commit.WrittenGroup, "commit", held_commit)
+    monkeypatch.setattr(loop_commit, "begin_group", write)
+    monkeypatch.setattr(group_commit.OpenGroup, "commit", held_commit)
     ingest = LoopIngest(grouped.sessions, grouped.settings, max_group_results=10)
     batches = [
         _batch(host, f"{host}-{n}", [result(f"c{k}", "OK", at=_at(n)) for k in range(5)])

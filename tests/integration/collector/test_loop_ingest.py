@@ -85,14 +85,14 @@ def test_after_the_database_was_away_groups_go_to_the_writer_thread_for_a_while(
     on_postgres: Collector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One unreachable answer from a group on the loop: the next groups are the thread's."""
-    real = loop_commit.write_group
+    real = loop_commit.begin_group
     calls = {"loop": 0}
 
     def away_once(*args: Any) -> Any:
         calls["loop"] += 1
         return Unavailable("database unavailable: test") if calls["loop"] == 1 else real(*args)
 
-    monkeypatch.setattr(loop_commit, "write_group", away_once)
+    monkeypatch.setattr(loop_commit, "begin_group", away_once)
     monkeypatch.setattr(loop_commit, "RECOVERY_SECONDS", 3.0)
     started = time.monotonic()
     first = on_postgres.push("sw1", [result("disk", "OK")])
