@@ -123,13 +123,24 @@ class GroupWrites:
 
     def execute(self, session: Session) -> None:
         """Write every row (into the transaction whose locks :func:`stage_group` took)."""
+        driver = DriverRows.of(session)
+        if not driver.sqlite:  # one statement, a round trip
+            driver.write_group(
+                session,
+                batches=self.batches,
+                new_states=self.new_states,
+                events=self.events,
+                results=self.results,
+                moved_states=self.moved_states,
+                hosts=self.hosts,
+            )
+            return
         connection = session.connection()
         # batches first: their primary key is what a concurrent duplicate collides on
         for name, statement in _INSERTS.items():
             rows = getattr(self, name)
             if rows:
                 connection.execute(statement, rows)
-        driver = DriverRows.of(session)
         driver.insert_results(session, self.results)
         driver.update_states(session, self.moved_states)
         if self.hosts:  # one executemany

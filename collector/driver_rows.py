@@ -35,9 +35,9 @@ from sqlalchemy.orm import Session
 
 from . import jsontext
 from .latest_state import STATE_COLUMNS, StateRow
-from .models import CheckState, Result
+from .models import Batch, CheckState, Result, StateEvent
 
-__all__ = ["DriverRows"]
+__all__ = ["DriverRows", "HOST_VALUES"]
 
 _RESULT_COLUMNS = tuple(c.name for c in Result.__table__.columns if c.name != "id")
 _STATE_KEY = ("host_id", "check")
@@ -49,6 +49,18 @@ _STATE_VALUES = tuple(c for c in _STATE_COLUMNS if c not in _STATE_KEY)
 #: times whose text was worked out lately, at most this many (a group's ``received_at`` is
 #: one time for every result of a batch; a result's ``observed_at`` goes to history and state)
 _TIME_TEXTS_KEPT = 4096
+_BATCH_COLUMNS = tuple(c.name for c in Batch.__table__.columns)
+_EVENT_COLUMNS = tuple(c.name for c in StateEvent.__table__.columns if c.name != "id")
+#: what the bulk path writes back to a host row (``bulk_ingest._host_values``), by ``host_id``
+HOST_VALUES = (
+    "customer",
+    "last_seen",
+    "interval_s",
+    "check_intervals",
+    "dropped",
+    "worst_rank",
+    "stale_at",
+)
 _TIMES = frozenset({"observed_at", "received_at", "since", "stale_after"})
 _JSON = frozenset({"metrics", "details", "history"})
 
@@ -88,6 +100,32 @@ def _rows_of(table: str) -> str:
     return f"json_populate_recordset(NULL::{table}, %s::json)"
 
 
+def _insert_from_json(table: str, columns: Sequence[str]) -> str:
+    names = ", ".join(_quoted(columns))
+    return f"INSERT INTO {table} ({names}) SELECT {names} FROM {_rows_of(table)}"
+
+
+def _one_statement_for_a_group(insert_results: str, update_states: str) -> str:
+    """Every write of a group as one PostgreSQL statement (data-modifying ``WITH`` parts).
+
+    One round trip instead of one per table: each cost about 0.7 ms of waiting
+    under load here (wrk, batches of 10), where the rows' own work is a few ms.
+    The parts touch different rows (a new state is inserted, an existing one
+    updated), and fail or succeed together with the statement.
+    """
+    assignments = ", ".join(f"{n} = v.{n}" for n in _quoted(HOST_VALUES))
+    parts = {
+        "new_batches": _insert_from_json("batches", _BATCH_COLUMNS),
+        "new_states": _insert_from_json("check_states", _STATE_COLUMNS),
+        "new_events": _insert_from_json("state_events", _EVENT_COLUMNS),
+        "history": insert_results,
+        "moved_states": update_states,
+        "seen_hosts": f"UPDATE hosts AS h SET {assignments} FROM {_rows_of('hosts')} AS v"
+        " WHERE h.id = v.id",
+    }
+    return "WITH " + ", ".join(f"{name} AS ({sql})" for name, sql in parts.items()) + " SELECT 1"
+
+
 class DriverRows:
     """Encode and run the hot statements for one SQL dialect (sqlite or postgresql)."""
 
@@ -120,6 +158,9 @@ class DriverRows:
             self._update_states = (
                 f"UPDATE check_states AS s SET {assignments} FROM {_rows_of('check_states')} AS v"
                 ' WHERE s.host_id = v.host_id AND s."check" = v."check"'
+            )
+            self._write_group = _one_statement_for_a_group(
+                self._insert_results, self._update_states
             )
         self._select_states = (
             f"SELECT {', '.join(_quoted(_STATE_COLUMNS))} FROM check_states "
@@ -200,6 +241,39 @@ class DriverRows:
                 for s in states
             ]
             self._execute_rows(session, self._update_states, (*_STATE_VALUES, *_STATE_KEY), params)
+
+    def write_group(
+        self,
+        session: Session,
+        *,
+        batches: Sequence[dict[str, Any]],
+        new_states: Sequence[dict[str, Any]],
+        events: Sequence[dict[str, Any]],
+        results: Sequence[dict[str, Any]],
+        moved_states: Sequence[StateRow],
+        hosts: Sequence[dict[str, Any]],
+    ) -> None:
+        """PostgreSQL: a group's rows, each table's as one JSON document, in one statement.
+
+        ``hosts``: ``HOST_VALUES`` by ``host_id``. Times must be aware (the
+        documents carry their offset); the other values are the columns' own.
+        """
+        if hosts and set(hosts[0]) != {"host_id", *HOST_VALUES}:
+            raise ValueError(f"host rows must hold host_id and {HOST_VALUES}")
+        documents = (
+            batches,
+            new_states,
+            events,
+            [{c: encode(row[c]) for c, encode in self._result_in} for row in results],
+            [
+                {c: encode(getattr(s, c)) for c, encode in self._state_in}
+                | {"host_id": s.host_id, "check": s.check}
+                for s in moved_states
+            ],
+            [{"id": h["host_id"], **h} for h in hosts],
+        )
+        params = tuple(jsontext.dumps(list(rows)) for rows in documents)
+        session.connection().exec_driver_sql(self._write_group, params)
 
     def read_states(self, session: Session, host_ids: Sequence[int]) -> list[StateRow]:
         """The latest states of ``host_ids`` (locked for update on PostgreSQL)."""
