@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from ..db import reading
 from ..throttle import FailureThrottle
 from ..tokens import Principal, PrincipalCache, authenticate
 
@@ -81,7 +82,7 @@ async def principal_from(request: Request) -> Principal:
 
 
 def _look_up(factory: sessionmaker[Session], token: str) -> Principal | None:
-    with factory() as session:
+    with reading(factory) as session:
         return authenticate(session, token)
 
 
