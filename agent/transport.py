@@ -112,7 +112,9 @@ class Pusher:
         try:
             data = json.dumps(body, allow_nan=False).encode("utf-8")
         except ValueError as exc:  # NaN or infinity in details: not valid JSON
-            raise TransportError(f"cannot encode the batch as JSON: {exc}") from exc
+            # never sendable, as a 422 would say: the agent sets it aside instead of retrying
+            # it forever in front of every later batch
+            raise Rejected(422, f"the batch cannot be written as JSON: {exc}") from exc
         request = urllib.request.Request(
             self.url,
             data=data,

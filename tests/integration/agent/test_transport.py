@@ -339,3 +339,13 @@ def test_no_proxy_sends_the_push_straight_to_the_collector(
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     pusher = _pusher(collector.url, collector.token_file(), ca_file=TLS / "ca.pem", timeout=10)
     assert pusher.push(uuid.uuid4().hex, []).accepted == 0
+
+
+def test_a_batch_that_json_cannot_carry_is_refused_as_unsendable(token_file: Path) -> None:
+    """NaN in a result's details: refused before any request, so the spool sets it aside."""
+    result = {**_result(), "details": {"ratio": float("nan")}}
+    pusher = _pusher("http://127.0.0.1:9", token_file, timeout=1)  # nothing may be sent
+    with pytest.raises(Rejected) as refused:
+        pusher.push(uuid.uuid4().hex, [result])
+    assert refused.value.status == 422
+    assert "cannot be written as JSON" in str(refused.value)
