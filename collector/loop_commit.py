@@ -39,11 +39,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -152,9 +154,9 @@ class LoopIngest:
         if not isinstance(opened, OpenGroup):
             self._answer(group, opened)
             return
-        # the commit runs on a thread (its work is C with the interpreter lock released, or a
-        # wait for the server) while the loop reads the next requests; their group starts
-        # once it is done, since the database has one writer per connection and SQLite one
+        # the rest runs on a commit thread (C with the interpreter lock released, or waiting for
+        # the server) while the loop reads the next requests; the next group begins once fewer
+        # commits run than ``concurrent_commits`` allows (SQLite: one writer)
         loop = group[0].answer.get_loop()
         if self._committer is None:
             self._committer = ThreadPoolExecutor(
@@ -162,12 +164,7 @@ class LoopIngest:
             )
         self._committing += 1
         committed = self._committer.submit(opened.commit)
-
-        def back_on_the_loop(done: Future[GroupOutcome | Unavailable]) -> None:
-            with suppress(RuntimeError):  # a closed loop: nobody waits any more
-                loop.call_soon_threadsafe(self._committed, loop, group, done)
-
-        committed.add_done_callback(back_on_the_loop)
+        committed.add_done_callback(_back_on(loop, self._committed, loop, group))
 
     def _committed(
         self,
@@ -200,12 +197,21 @@ class LoopIngest:
         """Let the writer thread store it; its answer comes back to this loop."""
         loop = waiting.answer.get_loop()
         stored = self._policy.submit(waiting.pending, policy_only=policy_only)
+        stored.add_done_callback(_back_on(loop, _copy_into, waiting.answer))
 
-        def relay(done: Future[BatchAccepted]) -> None:
-            with suppress(RuntimeError):  # a closed loop: nobody waits any more
-                loop.call_soon_threadsafe(_copy, done, waiting.answer)
 
-        stored.add_done_callback(relay)
+def _back_on(
+    loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *args: Any
+) -> Callable[[Future[Any]], None]:
+    """A done-callback for a thread's future: ``callback(*args, future)`` on ``loop``."""
+
+    bound = partial(callback, *args)
+
+    def relay(done: Future[Any]) -> None:
+        with suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(bound, done)
+
+    return relay
 
 
 def concurrent_commits(factory: sessionmaker[Session]) -> int:
@@ -221,7 +227,7 @@ def concurrent_commits(factory: sessionmaker[Session]) -> int:
     return 2 if bind is not None and bind.dialect.name == "postgresql" else 1
 
 
-def _copy(source: Future[BatchAccepted], target: asyncio.Future[BatchAccepted]) -> None:
+def _copy_into(target: asyncio.Future[BatchAccepted], source: Future[BatchAccepted]) -> None:
     if target.done():
         return
     error = source.exception()
