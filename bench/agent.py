@@ -34,7 +34,7 @@ from .report import Figure, Report
 
 RSS_TARGET_MB = 40.0
 CPU_TARGET_PCT = 1.0
-BASELINE_IMPORTS = "import psutil, pydantic, ntplib, dns.resolver, psycopg, zstandard, time"
+BASELINE_IMPORTS = "import psutil, pydantic, ntplib, dns.resolver, zstandard, time"
 
 
 @dataclass

@@ -77,6 +77,11 @@ class DbReplicationOptions(CheckOptions):
         "be readable by group or others (default: log in without a password)",
     )
     connect_timeout: float = Field(10, gt=0, le=300, description="seconds to connect and query")
+    psql: str = Field(
+        "psql",
+        min_length=1,
+        description="PostgreSQL: the psql client the check runs (a path, or a name on PATH)",
+    )
     lag_warning: float = Field(60, ge=0, description="seconds behind that warns")
     lag_critical: float = Field(300, ge=0, description="seconds behind that is critical")
     lag_bytes_warning: int | None = Field(
@@ -335,7 +340,7 @@ class DbReplicationCheck(Check[DbReplicationOptions]):
             creds = load_credentials(options.credentials_file)
         target = Target.build(options, creds)
         # Each engine's module is imported only when configured: an agent watching
-        # MariaDB never loads psycopg, and the reverse.
+        # PostgreSQL never loads PyMySQL.
         if options.engine == "postgresql":
             from . import db_replication_pg as engine
         else:

@@ -7,18 +7,19 @@ arrives and the replay functions say whether it is applied::
     findings = judge_standby(StandbyState("streaming", "10.0.0.5:5432", "not paused",
                                           lag_s=2.0, lag_bytes=8192), options)
 
-The monitoring role needs ``pg_monitor`` to see other sessions' replication rows.
+The monitoring role needs ``pg_monitor`` to see other sessions' replication rows;
+the agent asks through ``psql`` (PostgreSQL's client, on every server that runs one).
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
+import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-import psycopg
-from psycopg.rows import dict_row
 
 from .base import CheckState
 from .db_replication import Finding, Observation, Target, judge_count, judge_lag, resolve_role
@@ -195,52 +196,75 @@ def judge_standby(state: StandbyState, options: DbReplicationOptions) -> list[Fi
 
 
 class _Server:
-    """A monitoring connection; psycopg errors become CheckFailed without the password."""
+    """A monitoring session through ``psql``: each query one run of libpq's own client.
 
-    def __init__(self, target: Target, timeout: float) -> None:
+    psql rather than a driver in the agent: the agent stays small on the servers it
+    watches (psycopg and its bundled libpq cost an agent about 20 MB for one query a
+    minute), and connecting is exactly libpq's (``sslmode``, ``.pgpass``, service
+    files, ``PG*`` variables), as with any PostgreSQL tool. Nothing passes through a
+    shell; the password travels in ``PGPASSWORD``, which Linux shows only to the
+    agent's own user. Each query comes back as one JSON document (``json_agg``), so
+    numbers, booleans and NULLs keep their types.
+    """
+
+    def __init__(self, target: Target, timeout: float, psql: str) -> None:
         self.target = target
-        params: dict[str, Any] = {
-            "dbname": target.database,
-            "connect_timeout": max(1, round(timeout)),
-            "application_name": "portacare-db_replication",
-            # Every statement must end: a check that hangs costs a runner thread.
-            "options": f"-c statement_timeout={int(timeout * 1000)}",
-        }
+        self.timeout = timeout
+        program = shutil.which(psql)
+        if program is None:
+            raise CheckFailed(
+                f"cannot run {psql!r}: PostgreSQL's client is needed "
+                "(Debian: postgresql-client; RHEL: postgresql)"
+            )
+        self.argv = [program, "--no-psqlrc", "--quiet", "--no-align", "--tuples-only"]
         host = target.host or target.socket
-        for key, value in (
-            ("host", host),
-            ("port", target.port),
-            ("user", target.user),
-            ("password", target.password),
-        ):
-            if value:
-                params[key] = value
-        where = f"{host or 'the local socket'}" + (f":{target.port}" if target.port else "")
-        try:
-            self.conn = psycopg.connect(autocommit=True, row_factory=dict_row, **params)
-        except psycopg.Error as exc:
-            raise CheckFailed(self._say(f"cannot connect to {where}", exc)) from None
-
-    def _say(self, what: str, exc: BaseException) -> str:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        return self.target.hide_password(f"{what}: {reason}")
+        settings = {
+            "PGHOST": host,
+            "PGPORT": target.port,
+            "PGUSER": target.user,
+            "PGPASSWORD": target.password,
+            "PGDATABASE": target.database,
+            "PGCONNECT_TIMEOUT": max(2, round(timeout)),
+            "PGAPPNAME": "portacare-db_replication",
+            # Every statement must end: a check that hangs costs a runner thread.
+            "PGOPTIONS": f"-c statement_timeout={int(timeout * 1000)}",
+            "LC_MESSAGES": "C",
+        }
+        self.env = {**os.environ, **{k: str(v) for k, v in settings.items() if v}}
+        self.where = f"{host or 'the local socket'}" + (f":{target.port}" if target.port else "")
+        hello = self.rows(
+            "SELECT pg_is_in_recovery() AS in_recovery,"
+            " current_setting('server_version_num')::int AS version"
+        )[0]
+        self.in_recovery = bool(hello["in_recovery"])
+        self.version = int(hello["version"])
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
+        """The rows of ``sql``; a failure is CheckFailed naming it, without the password."""
+        document = f"SELECT coalesce(json_agg(q), '[]') FROM ({sql}) AS q"
         try:
-            with self.conn.cursor() as cursor:
-                cursor.execute(sql)
-                return list(cursor.fetchall())
-        except psycopg.Error as exc:
-            first = " ".join(sql.split())[:60]
-            raise CheckFailed(self._say(f"query failed ({first}…)", exc)) from None
-
-    @property
-    def version(self) -> int:
-        return int(self.conn.info.server_version)
-
-    def close(self) -> None:
-        with contextlib.suppress(psycopg.Error):
-            self.conn.close()
+            done = subprocess.run(
+                [*self.argv, "--command", document],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=2 * self.timeout + 5,  # connecting, then the statement
+            )
+        except subprocess.TimeoutExpired:
+            raise CheckFailed(f"psql gave no answer from {self.where} in time") from None
+        except OSError as exc:
+            raise CheckFailed(f"cannot run psql: {exc}") from None
+        if done.returncode == 0:
+            rows: list[dict[str, Any]] = json.loads(done.stdout)
+            return rows
+        reason = " ".join(done.stderr.split()).removeprefix("psql: error: ")
+        reason = reason or f"psql ended with status {done.returncode}"
+        if done.returncode == 2:  # psql: the connection failed or went bad
+            what = f"cannot connect to {self.where}"
+        else:
+            what = f"query failed ({' '.join(sql.split())[:60]}…)"
+        raise CheckFailed(self.target.hide_password(f"{what}: {reason}"))
 
 
 def read_links(server: _Server) -> list[StandbyLink]:
@@ -301,15 +325,11 @@ def observe(
 ) -> Observation:
     """Look at one PostgreSQL server and judge its replication."""
     del state, now  # PostgreSQL needs no memory between runs and no recovery
-    server = _Server(target, options.connect_timeout)
-    try:
-        return _observe(server, options)
-    finally:
-        server.close()
+    return _observe(_Server(target, options.connect_timeout, options.psql), options)
 
 
 def _observe(server: _Server, options: DbReplicationOptions) -> Observation:
-    in_recovery = bool(server.rows("SELECT pg_is_in_recovery() AS r")[0]["r"])
+    in_recovery = server.in_recovery
     role = resolve_role(options.role, in_recovery)
     observation = Observation(role=role)
     if role == "replica":

@@ -8,6 +8,7 @@ lock, the primary stopped, a standby that does not exist.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -328,3 +329,38 @@ def test_wrong_password_is_unknown(healthy_postgres: PostgresPair, run_on: RunCh
     # The runner's scrub() stars whatever follows the word "password", so libpq's
     # "password authentication failed" reads "password ******** failed" here.
     assert result.summary.endswith('failed for user "monitor"')
+
+
+def test_without_psql_is_unknown_and_says_what_to_install(
+    healthy_postgres: PostgresPair, run_on: RunCheck, tmp_path: Path
+) -> None:
+    # The check asks through PostgreSQL's own client; without it there is nothing to judge.
+    missing = tmp_path / "no-such-dir" / "psql"
+    result = run_on(healthy_postgres.primary, psql=str(missing))
+    assert result.status is Status.UNKNOWN
+    assert result.summary == (
+        f"cannot run {str(missing)!r}: PostgreSQL's client is needed "
+        "(Debian: postgresql-client; RHEL: postgresql)"
+    )
+
+
+def test_the_password_stays_off_the_command_line(
+    healthy_postgres: PostgresPair, run_on: RunCheck, tmp_path: Path
+) -> None:
+    # A psql stand-in records its argv and whether libpq would find the password in its
+    # environment, then runs the real client: ps(1) shows argv to every user on the host.
+    record = tmp_path / "argv.txt"
+    wrapper = tmp_path / "psql"
+    real = shutil.which("psql")
+    assert real is not None
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s\\n" "$*" "${{PGPASSWORD:+password in environment}}" >> "{record}"\n'
+        f'exec "{real}" "$@"\n'
+    )
+    wrapper.chmod(0o700)
+    result = run_on(healthy_postgres.primary, psql=str(wrapper))
+    assert result.status is Status.OK, result.summary
+    seen = record.read_text()
+    assert MONITOR_PASSWORD not in seen
+    assert "password in environment" in seen
