@@ -41,7 +41,13 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
+_BY_NAME = {s.name: s for s in Status}
+
+
 def _status_name(value: Any) -> Status:
+    status = _BY_NAME.get(value) if type(value) is str else None
+    if status is not None:  # as agents send it: one dictionary lookup per result
+        return status
     if not isinstance(value, str):
         raise ValueError("must be one of OK, WARNING, CRITICAL, UNKNOWN")
     return Status.from_name(value)
