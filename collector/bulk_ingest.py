@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from portacare.checks import Status
@@ -65,10 +65,8 @@ _KNOWN_BATCHES = select(Batch.__table__.c.batch_id).where(
 )
 _INSERTS = {
     name: insert(cast(Table, model.__table__))
-    for name, model in (("batches", Batch), ("new_states", CheckState), ("events", StateEvent))
+    for name, model in (("new_states", CheckState), ("events", StateEvent))
 }
-#: SET takes the other keys of each row: the host's new columns
-_UPDATE_HOSTS = update(_HOSTS).where(_HOSTS.c.id == bindparam("host_id"))
 
 
 @dataclass(frozen=True)
@@ -135,16 +133,16 @@ class GroupWrites:
                 hosts=self.hosts,
             )
             return
-        connection = session.connection()
         # batches first: their primary key is what a concurrent duplicate collides on
-        for name, statement in _INSERTS.items():
+        driver.insert_batches(session, self.batches)
+        connection = session.connection()
+        for name, statement in _INSERTS.items():  # rare: a check's first state, a change
             rows = getattr(self, name)
             if rows:
                 connection.execute(statement, rows)
         driver.insert_results(session, self.results)
         driver.update_states(session, self.moved_states)
-        if self.hosts:  # one executemany
-            connection.execute(_UPDATE_HOSTS, self.hosts)
+        driver.update_hosts(session, self.hosts)
 
 
 class _NeedsPolicy(Exception):

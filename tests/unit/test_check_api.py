@@ -71,7 +71,10 @@ def test_worst_status(names: list[Status], worst: Status) -> None:
 
 def test_statuses_carry_nagios_exit_codes() -> None:
     assert [int(s) for s in (Status.OK, Status.WARNING, Status.CRITICAL, Status.UNKNOWN)] == [
-        0, 1, 2, 3,
+        0,
+        1,
+        2,
+        3,
     ]
     assert Status.from_name(" critical ") is Status.CRITICAL
     with pytest.raises(ValueError, match="unknown status 'FINE'"):
@@ -81,8 +84,12 @@ def test_statuses_carry_nagios_exit_codes() -> None:
 def test_result_is_immutable_and_round_trips_the_wire() -> None:
     metrics = {"/ used_pct": 42.5}
     result = CheckResult(
-        Status.WARNING, "/ 42.5% used", metrics, {"mounts": {"/": {"fstype": "ext4"}}},
-        observed_at=datetime(2026, 11, 26, 12, 0, tzinfo=UTC), duration_ms=12,
+        Status.WARNING,
+        "/ 42.5% used",
+        metrics,
+        {"mounts": {"/": {"fstype": "ext4"}}},
+        observed_at=datetime(2026, 11, 26, 12, 0, tzinfo=UTC),
+        duration_ms=12,
     )
     metrics["/ used_pct"] = 0.0  # the caller's dict is copied, not shared
     assert result.metrics["/ used_pct"] == 42.5
@@ -216,8 +223,11 @@ def test_a_third_party_distribution_registers_a_check(site: Path) -> None:
         site,
         "acme-checks",
         "acme_uptime",
-        {"uptime": "acme_uptime:UptimeCheck", "bogus": "acme_uptime:NOT_A_CHECK",
-         "missing": "acme_nowhere:Gone"},
+        {
+            "uptime": "acme_uptime:UptimeCheck",
+            "bogus": "acme_uptime:NOT_A_CHECK",
+            "missing": "acme_nowhere:Gone",
+        },
     )
     registry = discover_checks()
     uptime = registry.get("uptime")

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from portacare.collector import group_commit, loop_commit
 from portacare.collector.bulk_ingest import Pending
 from portacare.collector.db import make_engine, make_sessionmaker, transaction
-from portacare.collector.group_commit import IngestQueue
+from portacare.collector.group_commit import IngestQueue, commit_group
 from portacare.collector.ingest import ingest_batch
 from portacare.collector.loop_commit import LoopIngest
 from portacare.collector.models import (
@@ -215,6 +215,20 @@ class _Database:
                     )
                     .all()
                 ),
+                # and so must the hosts' and batch ids' columns the bulk path writes itself
+                "stored_hosts": _sorted(
+                    s.connection()
+                    .exec_driver_sql(
+                        "SELECT name, customer, last_seen, interval_s, check_intervals, dropped, "
+                        "worst_rank, stale_at FROM hosts"
+                    )
+                    .all()
+                ),
+                "stored_batches": _sorted(
+                    s.connection()
+                    .exec_driver_sql("SELECT batch_id, received_at, accepted FROM batches")
+                    .all()
+                ),
                 "ticket_events": _sorted(
                     (*ticket_host[e.ticket_id], e.kind, e.message, e.at)
                     for e in s.scalars(select(TicketEvent))
@@ -269,6 +283,26 @@ def _one_by_one(database: _Database, script: list[BatchIn]) -> list[BatchAccepte
         ingest_batch(database.sessions, database.principals[b.host], b, database.settings, _at(i))
         for i, b in enumerate(script)
     ]
+
+
+def test_a_host_only_the_bulk_path_stores_is_stored_as_one_by_one(
+    two_databases: list[_Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no drops, no policy: the bulk path writes the host's columns last (None stays NULL)
+    one, grouped = two_databases
+    a = HOSTS[0]
+    script = [
+        _batch(a, "a1", [result("disk", "OK", at=_at(0))]),
+        _batch(a, "a2", [result("disk", "OK", at=_at(1))], check_intervals={"disk": 120.0}),
+    ]
+    expected = _one_by_one(one, script)
+    sizes = _group_sizes(monkeypatch)
+    answers = [
+        commit_group(grouped.sessions, grouped.settings, [grouped.pending(b, i)]).answers[0]
+        for i, b in enumerate(script)
+    ]
+    assert sizes == [(1, 1), (1, 1)] and answers == expected
+    assert grouped.contents() == one.contents()
 
 
 def test_a_queued_group_ends_where_one_batch_at_a_time_does(
