@@ -7,7 +7,8 @@ token each) and a new batch_id per request. Measured, in one sitting:
 - bare FastAPI endpoint validating the same body (bench/bare_app.py, one uvicorn worker);
 - Icinga 2's ``POST /v1/actions/process-check-result`` (one result per request: it has no batch);
 - the bare endpoint plus one SQLAlchemy insert per batch, on SQLite and on PostgreSQL;
-- ``portacare-collector serve`` on SQLite, on PostgreSQL, and two of them on one PostgreSQL.
+- ``portacare-collector serve`` on SQLite (one worker process, and ``--workers 2``), on
+  PostgreSQL, and two of them on one PostgreSQL.
 """
 
 from __future__ import annotations
@@ -75,13 +76,18 @@ def stored_results(database_url: str) -> int:
 
 
 def start_collector(
-    workdir: Path, database_url: str, name: str, config: Path | None = None
+    workdir: Path,
+    database_url: str,
+    name: str,
+    config: Path | None = None,
+    workers: int = 1,
 ) -> tuple[Service, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     options = ["--config", str(config)] if config else []
+    serve = ["serve", "--port", str(port), "--workers", str(workers)]
     service = start_http_service(
-        [str(BIN / "portacare-collector"), *options, "serve", "--port", str(port)],
+        [str(BIN / "portacare-collector"), *options, *serve],
         workdir / f"{name}.log",
         f"{url}/healthz",
         env={"PORTACARE_DATABASE_URL": database_url},
@@ -167,6 +173,18 @@ class IngestBench:
                 self._batches("collector-sqlite", [url], agents)
                 self._maybe_profile("collector-sqlite", url, agents, SQLITE_TARGET)
         self._check_stored("collector-sqlite", sqlite_url)
+
+        print("ingest: collector on SQLite, serve --workers 2", flush=True)
+        workers_url = f"sqlite:///{self.workdir / 'collector-workers.sqlite3'}"
+        agents = write_agents(
+            self.workdir / "sqlite-workers-agents.txt", create_agents(workers_url, plan.agents)
+        )
+        with self._service(
+            lambda: start_collector(self.workdir, workers_url, "collector-sqlite-w2", workers=2)
+        ) as url:
+            if url:
+                self._batches("collector-sqlite-w2", [url], agents)
+        self._check_stored("collector-sqlite-w2", workers_url)
 
         print("ingest: plain insert per batch into SQLite", flush=True)
         insert_sqlite = f"sqlite:///{self.workdir / 'insert.sqlite3'}"
@@ -299,6 +317,13 @@ class IngestBench:
                 (
                     "collector-sqlite",
                     "SQLite, one collector",
+                    f"insert-sqlite/b{size}",
+                    SQLITE_TARGET,
+                    True,
+                ),
+                (
+                    "collector-sqlite-w2",
+                    "SQLite, one collector with 2 worker processes",
                     f"insert-sqlite/b{size}",
                     SQLITE_TARGET,
                     True,

@@ -8,9 +8,11 @@ fresh database works on the first ``serve``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,12 +29,26 @@ from .db import make_engine, make_sessionmaker
 from .errors import Conflict, InvalidRequest, NotFound, Unavailable
 from .loop_commit import LoopIngest
 from .schema import upgrade_schema
-from .settings import Settings
+from .settings import Settings, load_settings
 from .throttle import FailureThrottle
 from .tokens import PrincipalCache
 from .wire import BatchIn
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "worker_app", "WORKER_CONFIG_ENV"]
+
+#: ``serve --workers``: the configuration file every worker process builds its app from
+WORKER_CONFIG_ENV = "PORTACARE_WORKER_CONFIG"
+
+
+def worker_app() -> FastAPI:
+    """One worker's app for ``serve --workers``: the serve's settings, schema already current.
+
+    uvicorn starts each worker as a new interpreter that calls this factory; the
+    configuration file comes through :data:`WORKER_CONFIG_ENV`, the rest of the
+    settings from the environment, as for ``serve`` itself.
+    """
+    path = os.environ.get(WORKER_CONFIG_ENV)
+    return create_app(load_settings(Path(path) if path else None, os.environ), migrate=False)
 
 
 def create_app(

@@ -1,6 +1,6 @@
 """``portacare-collector``: serve the API, manage the schema and tokens, run sweeps.
 
-portacare-collector serve [--config FILE] [--host 127.0.0.1] [--port 8470]
+portacare-collector serve [--config FILE] [--host 127.0.0.1] [--port 8470] [--workers N]
 portacare-collector migrate [--config FILE]
 portacare-collector token create --host NAME [--customer NAME]   # prints the token alone
 portacare-collector token create --role noc|admin --name NAME
@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from portacare.checks import parse_time, utc_now
 
@@ -50,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the API (and sweep every 30 s)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8470)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes sharing the port (default 1; each has its own event loop)",
+    )
     serve.set_defaults(handler=_serve)
 
     commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
@@ -90,13 +97,36 @@ def _prune(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
+    from .app import WORKER_CONFIG_ENV, create_app
 
-    app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "info"}
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), access_log=False, **options)
+        return 0
+    # several interpreters on one port: each takes requests with its own event loop and
+    # group commits; what must happen once (one ticket, one delivery, one sweep's work) is
+    # the database's to enforce, as for several collectors. The schema is brought up to
+    # date here, once, not by every worker at the same moment.
+    upgrade_schema(make_engine(settings.database_url))
+    if args.config is not None:
+        os.environ[WORKER_CONFIG_ENV] = str(args.config.resolve())
+    uvicorn.run(
+        "portacare.collector.app:worker_app",
+        factory=True,
+        workers=args.workers,
+        access_log=False,
+        **options,
+    )
     return 0
 
 

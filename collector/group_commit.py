@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .bulk_ingest import GroupOutcome, GroupWrites, Pending, stage_group
+from .db import WRITER_LOCK_HELD, writer_lock
 from .errors import Unavailable
 from .ingest import ingest_batch, is_unreachable
 from .settings import Settings
@@ -67,7 +68,11 @@ def commit_group(
 
 
 def begin_group(
-    factory: sessionmaker[Session], settings: Settings, group: Sequence[Pending]
+    factory: sessionmaker[Session],
+    settings: Settings,
+    group: Sequence[Pending],
+    *,
+    lock_held: bool = False,
 ) -> OpenGroup | GroupOutcome | Unavailable:
     """:func:`commit_group` up to its writes, which :meth:`OpenGroup.commit` does.
 
@@ -79,11 +84,14 @@ def begin_group(
     would take turns at that lock with the caller's thread (wrk, batches of 10,
     paired: 4.7-4.9k results/s with the writes here, 4.1-4.3k on the thread).
     A failure before that comes back as :func:`commit_group` returns it, the
-    transaction rolled back.
+    transaction rolled back. ``lock_held``: the caller took SQLite's
+    :class:`~.db.WriterLock` for this transaction, whose end gives it back.
     """
     session = factory()
     try:
         session.begin()
+        if lock_held:
+            session.connection(execution_options={WRITER_LOCK_HELD: True})
         postgresql = session.get_bind().dialect.name == "postgresql"
         if postgresql:
             session.execute(text(f"SET LOCAL lock_timeout = '{GROUP_LOCK_TIMEOUT}'"))
@@ -93,10 +101,10 @@ def begin_group(
             writes = GroupWrites()
         return OpenGroup(session, outcome, writes, len(group))
     except Exception as exc:
-        _close(session)
+        _close(session, lock_held)
         return _failed(exc, len(group))
     except BaseException:
-        _close(session)
+        _close(session, lock_held)
         raise
 
 
@@ -121,12 +129,15 @@ class OpenGroup:
         return self.outcome
 
 
-def _close(session: Session) -> None:
+def _close(session: Session, lock_held: bool = False) -> None:
     """Roll back what is not committed and give the connection back, come what may."""
     try:
         session.close()
     except Exception:  # a connection already lost: the pool discards it
         log.debug("closing a group's session failed", exc_info=True)
+    lock = writer_lock(session.get_bind()) if lock_held else None
+    if lock is not None:  # a transaction that never began never took it over
+        lock.release_unclaimed()
 
 
 def _failed(exc: Exception, size: int) -> GroupOutcome | Unavailable:

@@ -1,7 +1,9 @@
-"""Two collector processes on one PostgreSQL: one ticket, one delivery per step, one sweep's work.
+"""Two collector processes on one database: one ticket, one delivery per step, one sweep's work.
 
-Uniqueness lives in the database (unique constraints, row locks, SKIP LOCKED),
-never in process memory; this proves it with real processes racing.
+Uniqueness lives in the database (unique constraints, row locks, SKIP LOCKED on
+PostgreSQL; one writer at a time on SQLite), never in process memory; this proves
+it with real processes racing: two collectors on one PostgreSQL, two on one SQLite
+file, and one ``serve --workers 2`` whose worker processes share a port.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 
@@ -77,18 +80,33 @@ def _race(calls: list) -> list:
     return results
 
 
-def test_two_collectors_on_one_postgresql(tmp_path: Path, smtp_sink: SmtpSink) -> None:
-    database = fresh_database_url("postgresql", tmp_path)
+@pytest.mark.parametrize(
+    ("backend", "workers"),
+    [
+        pytest.param("postgresql", 1, id="two collectors on one PostgreSQL"),
+        pytest.param("sqlite", 1, id="two collectors on one SQLite file"),
+        pytest.param("sqlite", 2, id="serve --workers 2 on SQLite"),
+    ],
+)
+def test_two_collectors_on_one_database(
+    tmp_path: Path, smtp_sink: SmtpSink, backend: str, workers: int
+) -> None:
+    database = fresh_database_url(backend, tmp_path)
     url = next(database)
     try:
         config = _config(tmp_path / "collector.toml", smtp_sink)
         one = CollectorProcess(tmp_path, url, config=config)
-        two = CollectorProcess(tmp_path, url, config=config)
+        two = CollectorProcess(tmp_path, url, config=config) if workers == 1 else one
         one.cli("migrate")
         tokens = {host: one.cli("token", "create", "--host", host) for host in HOSTS}
         noc = one.cli("token", "create", "--role", "noc", "--name", "race")
-        one.start()
-        two.start()
+        if workers == 1:
+            one.start()
+            two.start()
+        else:  # the port's connections are spread over the workers by the kernel
+            one.start("--workers", str(workers))
+            assert one.process is not None
+            assert len(psutil.Process(one.process.pid).children(recursive=True)) >= workers
         try:
 
             def post(collector: CollectorProcess, host: str, batch_id: str):  # noqa: ANN202

@@ -463,9 +463,9 @@ def test_a_group_begins_only_while_fewer_commits_run_than_the_database_allows(
     timeline: list[tuple[str, float]] = []
     real_write, real_commit = loop_commit.begin_group, group_commit.OpenGroup.commit
 
-    def write(*args: Any) -> Any:
+    def write(*args: Any, **kwargs: Any) -> Any:
         timeline.append(("write", time.monotonic()))
-        return real_write(*args)
+        return real_write(*args, **kwargs)
 
     def held_commit(self: group_commit.OpenGroup) -> Any:
         entered.set()

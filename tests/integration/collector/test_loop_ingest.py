@@ -88,9 +88,11 @@ def test_after_the_database_was_away_groups_go_to_the_writer_thread_for_a_while(
     real = loop_commit.begin_group
     calls = {"loop": 0}
 
-    def away_once(*args: Any) -> Any:
+    def away_once(*args: Any, **kwargs: Any) -> Any:
         calls["loop"] += 1
-        return Unavailable("database unavailable: test") if calls["loop"] == 1 else real(*args)
+        if calls["loop"] == 1:
+            return Unavailable("database unavailable: test")
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(loop_commit, "begin_group", away_once)
     monkeypatch.setattr(loop_commit, "RECOVERY_SECONDS", 3.0)
