@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from portacare.checks import Check, CheckOptions, CheckRegistry
+from portacare.checks import Check, CheckDiscoveryError, CheckOptions, CheckRegistry
 
 from .errors import ConfigError
 
@@ -164,13 +164,10 @@ def _check_instance(
     type_name = options.pop("type", name)
     if not isinstance(type_name, str):
         return None, [f"{where}.type: must be a check name"]
-    if type_name not in registry.checks:
-        reason = registry.broken.get(type_name)
-        if reason:
-            return None, [f"{where}: check {type_name!r} failed to load: {reason}"]
-        known = ", ".join(sorted(registry.checks)) or "none"
-        return None, [f"{where}: no check named {type_name!r} (known: {known})"]
-    check_type = registry.checks[type_name]
+    try:
+        check_type = registry.get(type_name)  # imports that check's module, and no other
+    except CheckDiscoveryError as exc:
+        return None, [f"{where}: {exc}"]
     try:
         validated = check_type.options_model.model_validate(options)
     except ValidationError as exc:

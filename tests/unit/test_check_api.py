@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 import threading
@@ -216,6 +217,19 @@ def site(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_builtin_disk_check_is_found_through_its_entry_point() -> None:
     registry = discover_checks()
     assert registry.get("disk").name == "disk"
+
+
+def test_only_the_checks_asked_for_are_imported() -> None:
+    # An agent configured for disk alone keeps no other check's module (and libraries) in memory.
+    probe = (
+        "import sys; from portacare.checks import discover_checks; r = discover_checks(); "
+        "r.get('disk'); print(sorted(m for m in sys.modules if m.startswith('portacare.checks.') "
+        "and m.rsplit('.', 1)[1] in r.names()))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "['portacare.checks.disk']"
 
 
 def test_a_third_party_distribution_registers_a_check(site: Path) -> None:
