@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from portacare.checks import Status
 
-from .driver_rows import HOST_READ, DriverRows
+from .driver_rows import DriverRows
 from .ingest import batch_row, history_row, note_agent, state_event_row
 from .latest_state import StateRow, advance, first_state, track_flapping
 from .liveness import stale_allowance
-from .models import OPEN_STATES, Batch, CheckState, Host, StateEvent, Ticket
+from .models import CheckState, StateEvent
 from .policy import SILENT_CHECK
 from .settings import Settings
 from .tokens import Principal
@@ -40,26 +40,8 @@ from .wire import BatchAccepted, BatchIn
 
 __all__ = ["Pending", "GroupOutcome", "GroupWrites", "stage_group", "store_group"]
 
-_HOSTS = cast(Table, Host.__table__)
-_HOST_COLUMNS = tuple(_HOSTS.c[name] for name in HOST_READ)
-
-# Core statements on the session's connection, each built once: the ORM's execute adds
-# about 0.2 ms per statement (its compile state and loading) to nine statements per group,
-# and a statement built per group is coerced and keyed again every time.
-_LOCK_HOSTS = (
-    select(*_HOST_COLUMNS)
-    .where(_HOSTS.c.id.in_(bindparam("host_ids", expanding=True)))
-    .order_by(_HOSTS.c.id)
-    .with_for_update()
-)
-_TICKETS = cast(Table, Ticket.__table__)
-_OPEN_TICKETS = select(_TICKETS.c.host_id, _TICKETS.c.check).where(
-    _TICKETS.c.host_id.in_(bindparam("host_ids", expanding=True)),
-    _TICKETS.c.state.in_(OPEN_STATES),
-)
-_KNOWN_BATCHES = select(Batch.__table__.c.batch_id).where(
-    Batch.__table__.c.batch_id.in_(bindparam("batch_ids", expanding=True))
-)
+# The rare inserts (a check's first state, a state change) as Core statements built once;
+# everything else goes through the driver (``driver_rows``).
 _INSERTS = {
     name: insert(cast(Table, model.__table__))
     for name, model in (("new_states", CheckState), ("events", StateEvent))
@@ -198,27 +180,15 @@ def _read(
 ) -> tuple[dict[int, _HostRow], dict[int, dict[str, StateRow]], dict[int, set[str]], set[str]]:
     """Lock and read the group's hosts, their latest states and open tickets, known batch ids."""
     driver = DriverRows.of(session)
-    batch_ids = [p.batch.batch_id for p in group]
-    if driver.sqlite:  # in the driver's terms: SQLAlchemy's per-statement work is spared
-        host_rows = driver.read_hosts(session, host_ids)
-    else:  # locked, in the order every writer locks hosts
-        connection = session.connection()
-        host_rows = [r._asdict() for r in connection.execute(_LOCK_HOSTS, {"host_ids": host_ids})]
-    hosts = {row["id"]: _HostRow(**row) for row in host_rows}
+    hosts = {row["id"]: _HostRow(**row) for row in driver.read_hosts(session, host_ids)}
     states: dict[int, dict[str, StateRow]] = {}
     for state in driver.read_states(session, host_ids):
         states.setdefault(state.host_id, {})[state.check] = state
     # read after the states are locked: a ticket another writer opened meanwhile is seen
-    if driver.sqlite:
-        tickets = driver.read_open_tickets(session, host_ids)
-        stored = driver.read_known_batches(session, batch_ids)
-    else:
-        tickets = list(connection.execute(_OPEN_TICKETS, {"host_ids": host_ids}))
-        known = connection.execute(_KNOWN_BATCHES, {"batch_ids": batch_ids})
-        stored = set(known.scalars())
     open_checks: dict[int, set[str]] = {}
-    for host_id, check in tickets:
+    for host_id, check in driver.read_open_tickets(session, host_ids):
         open_checks.setdefault(host_id, set()).add(check)
+    stored = driver.read_known_batches(session, [p.batch.batch_id for p in group])
     return hosts, states, open_checks, stored
 
 

@@ -21,13 +21,13 @@ states built by position, 14 % fewer instructions per stored batch (callgrind).
 
 On SQLite: history rows, states read and written back, batch ids and hosts' new
 columns (SQLAlchemy's unit of work for the last two was a tenth of a stored batch of
-10 under wrk, py-spy), and a group's other reads: its hosts, their open tickets, the
-batch ids already stored (each an expanding ``IN`` SQLAlchemy rendered anew: storing a
-batch in groups of 8, 0.250-0.255 -> 0.234-0.238 ms of CPU). A check's first state and
-a state change, which are rare, go through SQLAlchemy. On PostgreSQL the group's other rows
-(batches, new states, state changes, hosts) join the history and state rows in
-one statement (:meth:`DriverRows.write_group`); everything else keeps going
-through SQLAlchemy.
+10 under wrk, py-spy); a check's first state and a state change, which are rare, go
+through SQLAlchemy. On PostgreSQL the group's rows (batches, new states, state
+changes, history, states, hosts) are one statement (:meth:`DriverRows.write_group`).
+On both, a group's reads (its hosts and states, locked on PostgreSQL, their open
+tickets, the batch ids already stored): SQLAlchemy rendered each expanding ``IN``
+anew (SQLite, storing a batch in groups of 8: 0.250-0.255 -> 0.234-0.238 ms of CPU);
+PostgreSQL gets one array per statement (``= ANY``), so its text never changes.
 The column lists come from the models, so a new column cannot be missed
 silently: ``tests/integration/collector/test_group_commit.py`` compares every
 column with what the ORM path stores.
@@ -178,23 +178,24 @@ class DriverRows:
             )
         else:  # every write of a group in one statement, rows as JSON parsed by the server
             self._write_group = _one_statement_for_a_group()
-        if self.sqlite:  # the group's other reads; PostgreSQL's go through SQLAlchemy
-            host_columns = ", ".join(_quoted(HOST_READ))
-            self._select_hosts = (
-                f"SELECT {host_columns} FROM hosts WHERE id IN ({{marks}}) ORDER BY id"
-            )
-            open_states = ", ".join(f"'{state}'" for state in OPEN_STATES)
-            self._select_open_tickets = (
-                'SELECT host_id, "check" FROM tickets WHERE host_id IN ({marks})'
-                f" AND state IN ({open_states})"
-            )
-            self._select_known_batches = "SELECT batch_id FROM batches WHERE batch_id IN ({marks})"
-            self._host_out = self._decoders(HOST_READ)
+        # the group's reads: SQLite's ``IN`` lists one mark per value; PostgreSQL's take one
+        # array (``= ANY``), so each statement's text stays the same whatever the group's size
+        locked = "" if self.sqlite else " FOR UPDATE"  # in the order every writer locks
+        self._select_hosts = (
+            f"SELECT {', '.join(_quoted(HOST_READ))} FROM hosts WHERE id {{among}}"
+            f" ORDER BY id{locked}"
+        )
         self._select_states = (
             f"SELECT {', '.join(_quoted(_STATE_COLUMNS))} FROM check_states "
-            f'WHERE host_id IN ({{marks}}) ORDER BY host_id, "check"'
-            + ("" if self.sqlite else " FOR UPDATE")
+            f'WHERE host_id {{among}} ORDER BY host_id, "check"{locked}'
         )
+        open_states = ", ".join(f"'{state}'" for state in OPEN_STATES)
+        self._select_open_tickets = (
+            f'SELECT host_id, "check" FROM tickets WHERE host_id {{among}}'
+            f" AND state IN ({open_states})"
+        )
+        self._select_known_batches = "SELECT batch_id FROM batches WHERE batch_id {among}"
+        self._host_out = self._decoders(HOST_READ)
         self._mark = mark
         self._result_in = list(zip(_RESULT_COLUMNS, self._encoders(_RESULT_COLUMNS), strict=True))
         self._state_in = list(zip(_STATE_VALUES, self._encoders(_STATE_VALUES), strict=True))
@@ -325,7 +326,7 @@ class DriverRows:
         session.connection().exec_driver_sql(self._write_group, params)
 
     def read_hosts(self, session: Session, host_ids: Sequence[int]) -> list[dict[str, Any]]:
-        """SQLite: the bulk path's columns of ``host_ids`` (``HOST_READ``), by id."""
+        """The bulk path's columns of ``host_ids`` (``HOST_READ``), by id; locked on PostgreSQL."""
         rows = self._select(session, self._select_hosts, host_ids)
         decoders = self._host_out
         return [
@@ -334,18 +335,21 @@ class DriverRows:
         ]
 
     def read_open_tickets(self, session: Session, host_ids: Sequence[int]) -> list[Any]:
-        """SQLite: (host_id, check) of every open ticket of ``host_ids``."""
+        """(host_id, check) of every open ticket of ``host_ids``."""
         return self._select(session, self._select_open_tickets, host_ids)
 
     def read_known_batches(self, session: Session, batch_ids: Sequence[str]) -> set[str]:
-        """SQLite: which of ``batch_ids`` are stored already."""
+        """Which of ``batch_ids`` are stored already."""
         return {row[0] for row in self._select(session, self._select_known_batches, batch_ids)}
 
     def _select(self, session: Session, statement: str, values: Sequence[Any]) -> list[Any]:
         if not values:
             return []
-        marks = ", ".join([self._mark] * len(values))
-        result = session.connection().exec_driver_sql(statement.format(marks=marks), tuple(values))
+        if self.sqlite:
+            among, params = f"IN ({', '.join(['?'] * len(values))})", tuple(values)
+        else:
+            among, params = "= ANY(%s)", (list(values),)
+        result = session.connection().exec_driver_sql(statement.format(among=among), params)
         return list(result.all())
 
     def read_states(self, session: Session, host_ids: Sequence[int]) -> list[StateRow]:
