@@ -162,29 +162,9 @@ class IngestBench:
         self._icinga()
 
         print("ingest: collector on SQLite", flush=True)
-        sqlite_url = f"sqlite:///{self.workdir / 'collector.sqlite3'}"
-        agents = write_agents(
-            self.workdir / "sqlite-agents.txt", create_agents(sqlite_url, plan.agents)
-        )
-        with self._service(
-            lambda: start_collector(self.workdir, sqlite_url, "collector-sqlite")
-        ) as url:
-            if url:
-                self._batches("collector-sqlite", [url], agents)
-                self._maybe_profile("collector-sqlite", url, agents, SQLITE_TARGET)
-        self._check_stored("collector-sqlite", sqlite_url)
-
+        self._sqlite_collector("collector-sqlite", workers=1)
         print("ingest: collector on SQLite, serve --workers 2", flush=True)
-        workers_url = f"sqlite:///{self.workdir / 'collector-workers.sqlite3'}"
-        agents = write_agents(
-            self.workdir / "sqlite-workers-agents.txt", create_agents(workers_url, plan.agents)
-        )
-        with self._service(
-            lambda: start_collector(self.workdir, workers_url, "collector-sqlite-w2", workers=2)
-        ) as url:
-            if url:
-                self._batches("collector-sqlite-w2", [url], agents)
-        self._check_stored("collector-sqlite-w2", workers_url)
+        self._sqlite_collector("collector-sqlite-w2", workers=2)
 
         print("ingest: plain insert per batch into SQLite", flush=True)
         insert_sqlite = f"sqlite:///{self.workdir / 'insert.sqlite3'}"
@@ -204,6 +184,21 @@ class IngestBench:
                 self._load("bare-again/b10", [url], "results.lua", [str(fake), "10"])
         self._figures()
         self.report.machine["load_average_after_each_ingest_run"] = self.load_average
+
+    def _sqlite_collector(self, key: str, workers: int) -> None:
+        """``serve --workers N`` on a SQLite file of its own, its agents created first."""
+        url = f"sqlite:///{self.workdir / f'{key}.sqlite3'}"
+        agents = write_agents(
+            self.workdir / f"{key}-agents.txt", create_agents(url, self.plan.agents)
+        )
+        with self._service(
+            lambda: start_collector(self.workdir, url, key, workers=workers)
+        ) as served:
+            if served:
+                self._batches(key, [served], agents)
+                if workers == 1:  # py-spy follows one process: the worker is the server
+                    self._maybe_profile(key, served, agents, SQLITE_TARGET)
+        self._check_stored(key, url)
 
     def _postgres(self, fake: Path) -> None:
         plan = self.plan

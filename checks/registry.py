@@ -55,16 +55,18 @@ class CheckRegistry:
     @property
     def checks(self) -> dict[str, type[Check]]:
         """Every check that loads (importing them all: for listing, not for running)."""
-        for name in self.registered:
-            self._load(name)
+        self._load_all()
         return dict(self._loaded)
 
     @property
     def broken(self) -> dict[str, str]:
         """Every check that does not load, with the reason (importing them all)."""
+        self._load_all()
+        return dict(self._broken)
+
+    def _load_all(self) -> None:
         for name in self.registered:
             self._load(name)
-        return dict(self._broken)
 
     def _load(self, name: str) -> None:
         if name in self._loaded or name in self._broken:

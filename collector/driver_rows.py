@@ -116,6 +116,14 @@ def _rows_of(table: str) -> str:
     return f"json_populate_recordset(NULL::{table}, %s::json)"
 
 
+def _insert_values(table: str, columns: Sequence[str]) -> str:
+    """SQLite: an INSERT of one row of ``columns``, for executemany."""
+    return (
+        f"INSERT INTO {table} ({', '.join(_quoted(columns))}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
+
+
 def _insert_from_json(table: str, columns: Sequence[str]) -> str:
     names = ", ".join(_quoted(columns))
     return f"INSERT INTO {table} ({names}) SELECT {names} FROM {_rows_of(table)}"
@@ -158,20 +166,13 @@ class DriverRows:
 
     def __init__(self, dialect: str) -> None:
         self.sqlite = dialect == "sqlite"
-        mark = "?" if self.sqlite else "%s"
         if self.sqlite:  # executemany: SQLite's statements cost no round trip
-            self._insert_results = (
-                f"INSERT INTO results ({', '.join(_quoted(_RESULT_COLUMNS))}) "
-                f"VALUES ({', '.join('?' * len(_RESULT_COLUMNS))})"
-            )
+            self._insert_results = _insert_values("results", _RESULT_COLUMNS)
             self._update_states = (
                 f"UPDATE check_states SET {', '.join(f'{n} = ?' for n in _quoted(_STATE_VALUES))}"
                 ' WHERE host_id = ? AND "check" = ?'
             )
-            self._insert_batches = (
-                f"INSERT INTO batches ({', '.join(_quoted(_BATCH_COLUMNS))}) "
-                f"VALUES ({', '.join('?' * len(_BATCH_COLUMNS))})"
-            )
+            self._insert_batches = _insert_values("batches", _BATCH_COLUMNS)
             self._update_hosts = (
                 f"UPDATE hosts SET {', '.join(f'{n} = ?' for n in _quoted(HOST_VALUES))}"
                 " WHERE id = ?"
@@ -196,7 +197,6 @@ class DriverRows:
         )
         self._select_known_batches = "SELECT batch_id FROM batches WHERE batch_id {among}"
         self._host_out = self._decoders(HOST_READ)
-        self._mark = mark
         self._result_in = list(zip(_RESULT_COLUMNS, self._encoders(_RESULT_COLUMNS), strict=True))
         self._state_in = list(zip(_STATE_VALUES, self._encoders(_STATE_VALUES), strict=True))
         self._batch_in = list(zip(_BATCH_COLUMNS, self._encoders(_BATCH_COLUMNS), strict=True))
@@ -354,8 +354,6 @@ class DriverRows:
 
     def read_states(self, session: Session, host_ids: Sequence[int]) -> list[StateRow]:
         """The latest states of ``host_ids`` (locked for update on PostgreSQL)."""
-        if not host_ids:
-            return []
         rows = self._select(session, self._select_states, host_ids)
         decoders = self._state_out
         return [
