@@ -26,11 +26,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import msgspec
 
 from portacare.checks import Check, CheckDiscoveryError, CheckOptions, CheckRegistry
+from portacare.checks.options import Meta, Options, OptionsError, field, parse_options
 
 from .errors import ConfigError
 
@@ -39,40 +40,51 @@ __all__ = ["AgentSettings", "AgentConfig", "CheckInstance", "load_config", "pars
 DEFAULT_CONFIG_PATH = Path("/etc/portacare/agent.toml")
 
 
-class AgentSettings(BaseModel):
+class AgentSettings(Options):
     """The ``[agent]`` table."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    collector: str = Field(description="base URL of the collector, e.g. https://noc:8470")
-    host: str = Field(default_factory=lambda: this_host(), min_length=1, max_length=253)
+    collector: Annotated[str, Meta(description="base URL of the collector, e.g. https://noc:8470")]
+    host: Annotated[str, Meta(min_length=1, max_length=253)] = field(
+        default_factory=lambda: this_host()
+    )
     token_file: Path = Path("/etc/portacare/agent.token")
     state_dir: Path = Path("/var/lib/portacare")
-    interval: float = Field(60, gt=0, le=86400, description="default seconds between runs")
-    startup_jitter: float | None = Field(
-        None,
-        ge=0,
-        description="spread first runs over this many seconds (default: interval, max 15)",
+    interval: Annotated[float, Meta(gt=0, le=86400, description="default seconds between runs")] = (
+        60
     )
-    push_interval: float = Field(10, gt=0, le=3600, description="seconds between pushes")
-    batch_size: int = Field(100, gt=0, le=1000, description="results per pushed batch")
-    request_timeout: float = Field(15, gt=0, le=300)
-    retry_max_delay: float = Field(
-        300, gt=0, le=3600, description="longest wait between pushes while the collector is away"
+    startup_jitter: (
+        Annotated[
+            float,
+            Meta(
+                ge=0,
+                description="spread first runs over this many seconds (default: interval, max 15)",
+            ),
+        ]
+        | None
+    ) = None
+    push_interval: Annotated[float, Meta(gt=0, le=3600, description="seconds between pushes")] = 10
+    batch_size: Annotated[int, Meta(gt=0, le=1000, description="results per pushed batch")] = 100
+    request_timeout: Annotated[float, Meta(gt=0, le=300)] = 15
+    retry_max_delay: Annotated[
+        float,
+        Meta(gt=0, le=3600, description="longest wait between pushes while the collector is away"),
+    ] = 300
+    ca_file: Annotated[Path, Meta(description="CA bundle to verify the collector's TLS")] | None = (
+        None
     )
-    ca_file: Path | None = Field(None, description="CA bundle to verify the collector's TLS")
-    workers: int = Field(4, ge=1, le=32, description="checks run at the same time")
-    spool_max_mb: float = Field(50, gt=0, description="spool bound; when full, old OK results go")
-    replay_rate: float = Field(
-        20, gt=0, description="batches per second at most while catching up after an outage"
-    )
+    workers: Annotated[int, Meta(ge=1, le=32, description="checks run at the same time")] = 4
+    spool_max_mb: Annotated[
+        float, Meta(gt=0, description="spool bound; when full, old OK results go")
+    ] = 50
+    replay_rate: Annotated[
+        float,
+        Meta(gt=0, description="batches per second at most while catching up after an outage"),
+    ] = 20
 
-    @field_validator("collector")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+    def __post_init__(self) -> None:
+        if not self.collector.startswith(("http://", "https://")):
+            raise ValueError("collector: must start with http:// or https://")
+        msgspec.structs.force_setattr(self, "collector", self.collector.rstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -136,8 +148,8 @@ def parse_config(raw: Mapping[str, Any], registry: CheckRegistry, source: str) -
     problems += [f"{t}: unknown table (expected [agent] and [checks.NAME])" for t in unknown_tables]
     agent: AgentSettings | None = None
     try:
-        agent = AgentSettings.model_validate(raw.get("agent", {}))
-    except ValidationError as exc:
+        agent = parse_options(AgentSettings, raw.get("agent", {}))
+    except OptionsError as exc:
         problems += _describe("agent", exc)
     checks: list[CheckInstance] = []
     tables = raw.get("checks", {})
@@ -169,15 +181,16 @@ def _check_instance(
     except CheckDiscoveryError as exc:
         return None, [f"{where}: {exc}"]
     try:
-        validated = check_type.options_model.model_validate(options)
-    except ValidationError as exc:
+        validated = parse_options(check_type.options_model, options)
+    except OptionsError as exc:
         return None, _describe(where, exc)
     return CheckInstance(name, check_type, validated), []
 
 
-def _describe(prefix: str, exc: ValidationError) -> list[str]:
-    lines = []
-    for error in exc.errors():
-        location = ".".join(str(part) for part in (prefix, *error["loc"]))
-        lines.append(f"{location}: {error['msg']}")
-    return lines
+def _describe(prefix: str, exc: OptionsError) -> list[str]:
+    return [
+        f"{prefix}.{problem.location}: {problem.message}"
+        if problem.location
+        else f"{prefix}: {problem.message}"
+        for problem in exc.problems
+    ]

@@ -3,7 +3,7 @@
 A check is one class with a typed options model and one ``run()``::
 
     class UptimeOptions(CheckOptions):
-        warning_days: int = Field(365, gt=0, description="warn when up longer")
+        warning_days: Annotated[int, Meta(gt=0, description="warn when up longer")] = 365
 
     class UptimeCheck(Check[UptimeOptions]):
         options_model = UptimeOptions
@@ -14,7 +14,8 @@ A check is one class with a typed options model and one ``run()``::
             status = Status.WARNING if days > self.options.warning_days else Status.OK
             return CheckResult(status, f"up {days} days", {"uptime_days": days})
 
-Checks never catch their own unexpected errors: the runner turns any exception
+Options are msgspec structs (see :mod:`portacare.checks.options` for why, and
+for the types it adds: sizes, paths, IP addresses). Checks never catch their own unexpected errors: the runner turns any exception
 or timeout into ``UNKNOWN`` with the reason, so every check fails the same way.
 Everything a check reads from the host that a test would want to replace (paths,
 commands, the clock, stored state) comes through its options or its context.
@@ -31,34 +32,35 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from .options import Meta, Options, parse_options
 from .result import CheckResult, utc_now
 
 __all__ = ["Check", "CheckOptions", "CheckContext", "CheckState"]
 
 
-class CheckOptions(BaseModel):
-    """Options every check accepts; each check extends this with its own fields.
+class CheckOptions(Options):
+    """Options every check accepts; each check extends this with its own fields."""
 
-    Unknown keys are refused so a typo in the agent's TOML is an error at
-    start-up, not a silently ignored threshold.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = Field(True, description="run this check")
-    interval: float | None = Field(
-        None, gt=0, description="seconds between runs (default: the agent's interval)"
-    )
-    timeout: float | None = Field(
-        None,
-        gt=0,
-        description="seconds before a run is abandoned as UNKNOWN "
-        "(default: the interval, at most 60)",
-    )
+    enabled: Annotated[bool, Meta(description="run this check")] = True
+    interval: (
+        Annotated[
+            float, Meta(gt=0, description="seconds between runs (default: the agent's interval)")
+        ]
+        | None
+    ) = None
+    timeout: (
+        Annotated[
+            float,
+            Meta(
+                gt=0,
+                description="seconds before a run is abandoned as UNKNOWN "
+                "(default: the interval, at most 60)",
+            ),
+        ]
+        | None
+    ) = None
 
 
 OptionsT = TypeVar("OptionsT", bound=CheckOptions)
@@ -138,8 +140,8 @@ class Check(ABC, Generic[OptionsT]):
     def from_config(
         cls, raw: dict[str, Any] | None = None, context: CheckContext | None = None
     ) -> Check[OptionsT]:
-        """Build the check from a raw options table; pydantic's ValidationError on bad input."""
-        options = cls.options_model.model_validate(raw or {})
+        """Build the check from a raw options table; OptionsError naming each wrong key."""
+        options = parse_options(cls.options_model, raw or {})
         return cls(options, context)  # type: ignore[arg-type]
 
     @property
