@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import msgspec
-
 from portacare.checks import Check, CheckDiscoveryError, CheckOptions, CheckRegistry
 from portacare.checks.options import Meta, Options, OptionsError, field, parse_options
 
@@ -40,10 +38,22 @@ __all__ = ["AgentSettings", "AgentConfig", "CheckInstance", "load_config", "pars
 DEFAULT_CONFIG_PATH = Path("/etc/portacare/agent.toml")
 
 
+class CollectorURL(str):
+    """The collector's base URL: http:// or https://, without a trailing slash."""
+
+    @classmethod
+    def parse_option(cls, value: object) -> CollectorURL:
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, not {value!r}")
+        return cls(value.rstrip("/"))
+
+
 class AgentSettings(Options):
     """The ``[agent]`` table."""
 
-    collector: Annotated[str, Meta(description="base URL of the collector, e.g. https://noc:8470")]
+    collector: Annotated[
+        CollectorURL, Meta(description="base URL of the collector, e.g. https://noc:8470")
+    ]
     host: Annotated[str, Meta(min_length=1, max_length=253)] = field(
         default_factory=lambda: this_host()
     )
@@ -80,11 +90,6 @@ class AgentSettings(Options):
         float,
         Meta(gt=0, description="batches per second at most while catching up after an outage"),
     ] = 20
-
-    def __post_init__(self) -> None:
-        if not self.collector.startswith(("http://", "https://")):
-            raise ValueError("collector: must start with http:// or https://")
-        msgspec.structs.force_setattr(self, "collector", self.collector.rstrip("/"))
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ whole course; what status a check finds does not matter here. psutil samples the
 process every half second: resident memory (peak and mean) and CPU time,
 including finished child processes (plugins, nft, apt), over ``plan.agent_seconds``
 after the first runs have settled. Baseline: a bare interpreter that imports the
-same third-party libraries the agent has imported by then, defines one pydantic model
-(what loads pydantic's schema machinery) and sleeps, measured the same way. That is
+same third-party libraries the agent has imported by then, defines one msgspec struct
+(as the agent's options are) and sleeps, measured the same way. That is
 not every dependency: the agent pushes through the standard library (no
 ``requests``), asks PostgreSQL through ``psql`` (no psycopg), and with ``engine =
 "postgresql"`` it never imports PyMySQL; ``zstandard`` (optional, in the dev
@@ -35,11 +35,11 @@ from .report import Figure, Report
 
 RSS_TARGET_MB = 40.0
 CPU_TARGET_PCT = 1.0
-# One pydantic model: its schema machinery (about 11.6 MB here) loads with the first model a
-# program defines, not with ``import pydantic``; every pydantic user pays it, the agent too.
+# One struct, as the agent's options are (checks/options.py: msgspec, where pydantic's schema
+# machinery held about 9 MB of the agent's memory).
 BASELINE_IMPORTS = (
-    "import psutil, pydantic, ntplib, dns.resolver, zstandard, time; "
-    "type('Options', (pydantic.BaseModel,), {'__annotations__': {'interval': float}})"
+    "import psutil, msgspec, ntplib, dns.resolver, zstandard, time; "
+    "type('Options', (msgspec.Struct,), {'__annotations__': {'interval': float}})"
 )
 
 

@@ -38,14 +38,13 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
-
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
+from typing import Annotated, Any, BinaryIO, Literal
 
 from .base import Check, CheckOptions
 from .commands import run_command
 from .disk import format_bytes
 from .errors import CheckFailed
+from .options import ByteSize, Meta, Options
 from .result import CheckResult, Status
 
 try:  # optional: streams zstd in-process; without it `zstd -t` tests the stream
@@ -74,52 +73,63 @@ COMPRESSIONS = {
 TAR_SHORT_SUFFIXES = {".tgz", ".tbz", ".tbz2", ".txz", ".tzst"}
 
 
-class BackupSet(BaseModel):
+class BackupSet(Options):
     """One backup set: where its files are (folder and pattern, or a command) and its limits."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    directory: Annotated[Path, Meta(description="folder holding the set's backup files")] | None = (
+        None
+    )
+    pattern: Annotated[str, Meta(description="glob of the backup files inside directory")] = "*"
+    command: (
+        Annotated[
+            list[str],
+            Meta(
+                min_length=1,
+                description="argument list printing backup paths one per line, the newest last",
+            ),
+        ]
+        | None
+    ) = None
+    command_timeout: Annotated[float, Meta(gt=0, description="seconds the command may take")] = 60
+    max_age: Annotated[
+        float, Meta(gt=0, description="hours: the newest backup older is CRITICAL")
+    ] = 26
+    min_size: Annotated[
+        ByteSize,
+        Meta(description="bytes (or '10MB', '1GiB'): a smaller newest backup is CRITICAL"),
+    ] = ByteSize(1)
+    shrink_warning: Annotated[
+        float,
+        Meta(gt=0, le=100, description="percent the newest may be smaller than the previous"),
+    ] = 50
+    min_count: Annotated[
+        int, Meta(ge=0, description="backups that must be kept (WARNING below)")
+    ] = 1
+    verify: Annotated[bool, Meta(description="read the newest backup to check it is whole")] = True
+    settle_minutes: Annotated[
+        float,
+        Meta(ge=0, description="files changed this recently are still being written: skipped"),
+    ] = 10
 
-    directory: Path | None = Field(None, description="folder holding the set's backup files")
-    pattern: str = Field("*", description="glob of the backup files inside directory")
-    command: list[str] | None = Field(
-        None,
-        min_length=1,
-        description="argument list printing backup paths one per line, the newest last",
-    )
-    command_timeout: float = Field(60, gt=0, description="seconds the command may take")
-    max_age: float = Field(26, gt=0, description="hours: the newest backup older is CRITICAL")
-    min_size: ByteSize = Field(
-        ByteSize(1), description="bytes (or '10MB', '1GiB'): a smaller newest backup is CRITICAL"
-    )
-    shrink_warning: float = Field(
-        50, gt=0, le=100, description="percent the newest may be smaller than the previous"
-    )
-    min_count: int = Field(1, ge=0, description="backups that must be kept (WARNING below)")
-    verify: bool = Field(True, description="read the newest backup to check it is whole")
-    settle_minutes: float = Field(
-        10, ge=0, description="files changed this recently are still being written: skipped"
-    )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> BackupSet:
+    def __post_init__(self) -> None:
         if (self.directory is None) == (self.command is None):
             raise ValueError("give exactly one of directory (with pattern) or command")
         if self.directory is not None and not self.directory.is_absolute():
             raise ValueError(f"directory must be an absolute path, not {self.directory}")
         if not self.pattern or self.pattern.startswith("/") or ".." in Path(self.pattern).parts:
             raise ValueError(f"pattern must be a glob inside directory, not {self.pattern!r}")
-        return self
 
 
 class BackupsOptions(CheckOptions):
     """Options of the backups check."""
 
-    sets: dict[str, BackupSet] = Field(
-        ..., min_length=1, description="backup sets by name, each with its own limits"
-    )
-    zstd_command: str = Field(
-        "zstd", description="zstd binary used when the Python zstandard package is missing"
-    )
+    sets: Annotated[
+        dict[str, BackupSet],
+        Meta(min_length=1, description="backup sets by name, each with its own limits"),
+    ]
+    zstd_command: Annotated[
+        str, Meta(description="zstd binary used when the Python zstandard package is missing")
+    ] = "zstd"
 
 
 @dataclass(frozen=True)
@@ -526,6 +536,7 @@ def _verify_zstd_command(path: Path, kind: str, zstd_command: str, timeout: floa
 
 class BackupsCheck(Check[BackupsOptions]):
     """Age, size, count and integrity of the newest backup of each configured set."""
+
     #: seconds between runs unless configured: this check watches what changes slowly
     default_interval = 900
 

@@ -40,7 +40,7 @@ from .result import CheckResult, utc_now
 __all__ = ["Check", "CheckOptions", "CheckContext", "CheckState"]
 
 
-class CheckOptions(Options):
+class CheckOptions(Options, kw_only=True):  # kw_only again for type checkers
     """Options every check accepts; each check extends this with its own fields."""
 
     enabled: Annotated[bool, Meta(description="run this check")] = True

@@ -25,12 +25,12 @@ import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import Field, model_validator
+from typing import Annotated, Any, Literal
 
 from .base import Check, CheckOptions
 from .errors import CheckFailed
+from .options import Meta
+from .options import field as option_field
 from .result import CheckResult, Status
 
 __all__ = [
@@ -56,66 +56,102 @@ MYSQL_ENGINES = ("mariadb", "mysql")
 class DbReplicationOptions(CheckOptions):
     """Options of the db_replication check."""
 
-    engine: Engine = Field("mariadb", description="mariadb, mysql or postgresql")
-    role: Role = Field(
-        "auto",
-        description="auto: a server replicating from another is checked as a replica, "
-        "any other as a primary",
+    engine: Annotated[Engine, Meta(description="mariadb, mysql or postgresql")] = "mariadb"
+    role: Annotated[
+        Role,
+        Meta(
+            description="auto: a server replicating from another is checked as a replica, "
+            "any other as a primary"
+        ),
+    ] = "auto"
+    host: (
+        Annotated[
+            str,
+            Meta(
+                description="server host (default: the credentials file's, else the local socket)"
+            ),
+        ]
+        | None
+    ) = None
+    port: Annotated[int, Meta(ge=1, le=65535, description="server TCP port")] | None = None
+    socket: (
+        Annotated[
+            str, Meta(description="unix socket: MariaDB/MySQL its file, PostgreSQL its directory")
+        ]
+        | None
+    ) = None
+    database: Annotated[str, Meta(min_length=1, description="PostgreSQL database to log into")] = (
+        "postgres"
     )
-    host: str | None = Field(
-        None, description="server host (default: the credentials file's, else the local socket)"
-    )
-    port: int | None = Field(None, ge=1, le=65535, description="server TCP port")
-    socket: str | None = Field(
-        None,
-        description="unix socket: MariaDB/MySQL its file, PostgreSQL its directory",
-    )
-    database: str = Field("postgres", min_length=1, description="PostgreSQL database to log into")
-    credentials_file: Path | None = Field(
-        None,
-        description="TOML or my.cnf-style file with user/password/host/port/socket; must not "
-        "be readable by group or others (default: log in without a password)",
-    )
-    connect_timeout: float = Field(10, gt=0, le=300, description="seconds to connect and query")
-    psql: str = Field(
-        "psql",
-        min_length=1,
-        description="PostgreSQL: the psql client the check runs (a path, or a name on PATH)",
-    )
-    lag_warning: float = Field(60, ge=0, description="seconds behind that warns")
-    lag_critical: float = Field(300, ge=0, description="seconds behind that is critical")
-    lag_bytes_warning: int | None = Field(
-        None, ge=0, description="PostgreSQL: bytes of WAL not yet replayed that warn"
-    )
-    lag_bytes_critical: int | None = Field(
-        None, ge=0, description="PostgreSQL: bytes of WAL not yet replayed, critical"
-    )
-    expected_replicas: int | None = Field(
-        None,
-        ge=0,
-        description="replicas/standbys that must be streaming from a primary "
-        "(default: at least one; setting it also checks a replica's own replicas)",
-    )
-    expected_standbys: list[str] = Field(
-        default_factory=list,
-        description="PostgreSQL: application_name of each standby that must be streaming",
-    )
-    expected_connections: list[str] = Field(
-        default_factory=list,
-        description="MariaDB/MySQL replica: connection (channel) names that must exist; "
-        "'' is the default connection",
-    )
-    recover_errors: list[int] = Field(
-        default_factory=list,
-        description="MariaDB/MySQL: SQL-thread error numbers safe to skip one event for "
-        "(opt-in; e.g. [1062] duplicate key)",
-    )
-    recover_every: float = Field(
-        3600, gt=0, description="seconds: at most one recovery per connection in this period"
-    )
+    credentials_file: (
+        Annotated[
+            Path,
+            Meta(
+                description="TOML or my.cnf-style file with user/password/host/port/socket; "
+                "must not be readable by group or others (default: log in without a password)"
+            ),
+        ]
+        | None
+    ) = None
+    connect_timeout: Annotated[
+        float, Meta(gt=0, le=300, description="seconds to connect and query")
+    ] = 10
+    psql: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            description="PostgreSQL: the psql client the check runs (a path, or a name on PATH)",
+        ),
+    ] = "psql"
+    lag_warning: Annotated[float, Meta(ge=0, description="seconds behind that warns")] = 60
+    lag_critical: Annotated[float, Meta(ge=0, description="seconds behind that is critical")] = 300
+    lag_bytes_warning: (
+        Annotated[
+            int, Meta(ge=0, description="PostgreSQL: bytes of WAL not yet replayed that warn")
+        ]
+        | None
+    ) = None
+    lag_bytes_critical: (
+        Annotated[
+            int, Meta(ge=0, description="PostgreSQL: bytes of WAL not yet replayed, critical")
+        ]
+        | None
+    ) = None
+    expected_replicas: (
+        Annotated[
+            int,
+            Meta(
+                ge=0,
+                description="replicas/standbys that must be streaming from a primary "
+                "(default: at least one; setting it also checks a replica's own replicas)",
+            ),
+        ]
+        | None
+    ) = None
+    expected_standbys: Annotated[
+        list[str],
+        Meta(description="PostgreSQL: application_name of each standby that must be streaming"),
+    ] = option_field(default_factory=list)
+    expected_connections: Annotated[
+        list[str],
+        Meta(
+            description="MariaDB/MySQL replica: connection (channel) names that must exist; "
+            "'' is the default connection"
+        ),
+    ] = option_field(default_factory=list)
+    recover_errors: Annotated[
+        list[int],
+        Meta(
+            description="MariaDB/MySQL: SQL-thread error numbers safe to skip one event for "
+            "(opt-in; e.g. [1062] duplicate key)"
+        ),
+    ] = option_field(default_factory=list)
+    recover_every: Annotated[
+        float,
+        Meta(gt=0, description="seconds: at most one recovery per connection in this period"),
+    ] = 3600
 
-    @model_validator(mode="after")
-    def _consistent(self) -> DbReplicationOptions:
+    def __post_init__(self) -> None:
         problems = []
         if self.lag_warning > self.lag_critical:
             problems.append(
@@ -140,7 +176,6 @@ class DbReplicationOptions(CheckOptions):
                 problems.append("lag_bytes_warning/lag_bytes_critical apply to postgresql only")
         if problems:
             raise ValueError("; ".join(problems))
-        return self
 
 
 @dataclass(frozen=True)

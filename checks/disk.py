@@ -32,10 +32,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Annotated
 
 from .base import Check, CheckOptions
+from .options import Meta, Options
+from .options import field as option_field
 from .result import CheckResult, Status
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ PSEUDO_FSTYPES = (
 )
 # fmt: on
 
-Percent = Field(ge=0, le=100)
+#: A used percentage, 0 to 100.
+Percent = Annotated[float, Meta(ge=0, le=100)]
 
 
 def _check_order(warning: float | None, critical: float | None, what: str) -> None:
@@ -57,62 +59,66 @@ def _check_order(warning: float | None, critical: float | None, what: str) -> No
         raise ValueError(f"{what}warning ({warning}) must not exceed {what}critical ({critical})")
 
 
-class MountThresholds(BaseModel):
+class MountThresholds(Options):
     """Thresholds for one mount point; unset fields fall back to the check's."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    warning: Annotated[Percent, Meta(description="used percent that warns")] | None = None
+    critical: Annotated[Percent, Meta(description="used percent that is critical")] | None = None
+    inodes_warning: Percent | None = None
+    inodes_critical: Percent | None = None
 
-    warning: float | None = Field(None, ge=0, le=100, description="used percent that warns")
-    critical: float | None = Field(None, ge=0, le=100, description="used percent that is critical")
-    inodes_warning: float | None = Field(None, ge=0, le=100)
-    inodes_critical: float | None = Field(None, ge=0, le=100)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> MountThresholds:
+    def __post_init__(self) -> None:
         _check_order(self.warning, self.critical, "")
         _check_order(self.inodes_warning, self.inodes_critical, "inodes_")
-        return self
 
 
 class DiskOptions(CheckOptions):
     """Options of the disk check."""
 
-    warning: float = Field(85, ge=0, le=100, description="used percent that warns")
-    critical: float = Field(95, ge=0, le=100, description="used percent that is critical")
-    inodes_warning: float = Field(85, ge=0, le=100, description="inodes used percent that warns")
-    inodes_critical: float = Field(95, ge=0, le=100, description="inodes used percent, critical")
-    include_mounts: list[str] = Field(default_factory=list, description="only these mounts (globs)")
-    exclude_mounts: list[str] = Field(default_factory=list, description="skip these mounts (globs)")
-    include_fstypes: list[str] = Field(
-        default_factory=list, description="only these filesystem types (overrides the pseudo list)"
+    warning: Annotated[Percent, Meta(description="used percent that warns")] = 85
+    critical: Annotated[Percent, Meta(description="used percent that is critical")] = 95
+    inodes_warning: Annotated[Percent, Meta(description="inodes used percent that warns")] = 85
+    inodes_critical: Annotated[Percent, Meta(description="inodes used percent, critical")] = 95
+    include_mounts: Annotated[list[str], Meta(description="only these mounts (globs)")] = (
+        option_field(default_factory=list)
     )
-    exclude_fstypes: list[str] = Field(
-        default_factory=lambda: list(PSEUDO_FSTYPES), description="skip these filesystem types"
+    exclude_mounts: Annotated[list[str], Meta(description="skip these mounts (globs)")] = (
+        option_field(default_factory=list)
     )
-    mounts: dict[str, MountThresholds] = Field(
-        default_factory=dict, description="per-mount threshold overrides"
+    include_fstypes: Annotated[
+        list[str], Meta(description="only these filesystem types (overrides the pseudo list)")
+    ] = option_field(default_factory=list)
+    exclude_fstypes: Annotated[list[str], Meta(description="skip these filesystem types")] = (
+        option_field(default_factory=lambda: list(PSEUDO_FSTYPES))
     )
-    all_partitions: bool = Field(
-        False, description="report every mount of a device, not only its shortest mount point"
+    mounts: Annotated[
+        dict[str, MountThresholds], Meta(description="per-mount threshold overrides")
+    ] = option_field(default_factory=dict)
+    all_partitions: Annotated[
+        bool, Meta(description="report every mount of a device, not only its shortest mount point")
+    ] = False
+    mounts_file: Annotated[Path, Meta(description="mount table to read")] = Path(
+        "/proc/self/mounts"
     )
-    mounts_file: Path = Field(Path("/proc/self/mounts"), description="mount table to read")
-    forecast: bool = Field(True, description="forecast when each filesystem fills")
-    forecast_warning: float = Field(
-        24, gt=0, description="hours: warn when a filesystem is forecast full within this"
-    )
-    forecast_critical: float = Field(
-        4, gt=0, description="hours: critical when a filesystem is forecast full within this"
-    )
-    forecast_window: float = Field(
-        24, gt=0, le=168, description="hours of usage history kept and fitted"
-    )
-    forecast_min_span: float = Field(
-        0.5, gt=0, description="hours of history needed before forecasting"
-    )
-    forecast_min_samples: int = Field(5, ge=3, description="samples needed before forecasting")
+    forecast: Annotated[bool, Meta(description="forecast when each filesystem fills")] = True
+    forecast_warning: Annotated[
+        float, Meta(gt=0, description="hours: warn when a filesystem is forecast full within this")
+    ] = 24
+    forecast_critical: Annotated[
+        float,
+        Meta(gt=0, description="hours: critical when a filesystem is forecast full within this"),
+    ] = 4
+    forecast_window: Annotated[
+        float, Meta(gt=0, le=168, description="hours of usage history kept and fitted")
+    ] = 24
+    forecast_min_span: Annotated[
+        float, Meta(gt=0, description="hours of history needed before forecasting")
+    ] = 0.5
+    forecast_min_samples: Annotated[
+        int, Meta(ge=3, description="samples needed before forecasting")
+    ] = 5
 
-    @model_validator(mode="after")
-    def _ordered(self) -> DiskOptions:
+    def __post_init__(self) -> None:
         _check_order(self.warning, self.critical, "")
         _check_order(self.inodes_warning, self.inodes_critical, "inodes_")
         if self.forecast_critical > self.forecast_warning:
@@ -125,7 +131,6 @@ class DiskOptions(CheckOptions):
                 f"forecast_min_span ({self.forecast_min_span:g} h) must be shorter than "
                 f"forecast_window ({self.forecast_window:g} h)"
             )
-        return self
 
 
 @dataclass(frozen=True)
@@ -227,7 +232,7 @@ def measure(mount: Mount) -> MountUsage:
 
 def judge(usage: MountUsage, options: DiskOptions) -> MountVerdict:
     """The status of one mount against its thresholds, with the reason in words."""
-    override = options.mounts.get(usage.mount.mountpoint) or MountThresholds.model_validate({})
+    override = options.mounts.get(usage.mount.mountpoint) or MountThresholds()
     # fmt: off
     limits = [
         ("", usage.used_pct, override.warning, options.warning,

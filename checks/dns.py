@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, model_validator
+from typing import TYPE_CHECKING, Annotated, Any
 
 from .base import Check, CheckOptions
 from .errors import CheckFailed
+from .options import IPAddress, IPAddressOption, Meta, Options, parse_options
+from .options import field as option_field
 from .result import CheckResult, Status
 
 # dnspython and psutil are imported where a run needs them: an agent that does not
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     import dns.name
     import dns.resolver
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 VIRTUAL_INTERFACES = (
     "docker*",
     "br-*",
@@ -59,18 +59,62 @@ VIRTUAL_INTERFACES = (
 )
 
 
-class DnsResolver(BaseModel):
-    """A resolver: ``"10.0.0.53"``, ``"10.0.0.53:5353"``, ``"[2001:db8::53]:5353"`` or a table."""
+class _ResolverTable(Options):
+    """A resolver written as a table: ``{address = "10.0.0.53", port = 5353}``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    address: Annotated[IPAddressOption, Meta(description="the resolver's IP address")]
+    port: Annotated[int, Meta(ge=1, le=65535, description="its port")] = 53
 
-    address: IPvAnyAddress = Field(description="the resolver's IP address")
-    port: int = Field(default=53, ge=1, le=65535, description="its port")
 
-    @model_validator(mode="before")
+class DnsResolver:
+    """A resolver: ``"10.0.0.53"``, ``"10.0.0.53:5353"``, ``"[2001:db8::53]:5353"`` or a table.
+
+    A plain frozen class, not a dataclass: msgspec builds dataclasses itself from a
+    table only, and a resolver is also written as text (see :meth:`parse_option`).
+    """
+
+    __slots__ = ("address", "port")
+    address: IPAddress
+    port: int
+
+    def __init__(self, *, address: IPAddress, port: int = 53) -> None:
+        if not isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            raise ValueError(f"address: expected an IP address, got {address!r}")
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ValueError(f"port: expected a port from 1 to 65535, got {port!r}")
+        object.__setattr__(self, "address", address)
+        object.__setattr__(self, "port", port)
+
     @classmethod
-    def _from_text(cls, value: Any) -> Any:
-        return parse_resolver(value) if isinstance(value, str) else value
+    def parse_option(cls, value: object) -> DnsResolver:
+        """A resolver from its text or its table; ValueError saying what is wrong."""
+        if isinstance(value, str):
+            value = parse_resolver(value)
+        elif not isinstance(value, Mapping):
+            raise ValueError(f'expected a resolver like "10.0.0.53:5353" or a table, got {value!r}')
+        table = parse_options(_ResolverTable, value)
+        return cls(address=table.address, port=table.port)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DnsResolver):
+            return NotImplemented
+        return (self.address, self.port) == (other.address, other.port)
+
+    def __hash__(self) -> int:
+        return hash((self.address, self.port))
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        # copies and pickles rebuild through __init__: assignment is refused
+        return partial(type(self), address=self.address, port=self.port), ()
+
+    def __repr__(self) -> str:
+        return f"DnsResolver(address={self.address!r}, port={self.port!r})"
 
     def __str__(self) -> str:
         host = f"[{self.address}]" if self.address.version == 6 else str(self.address)
@@ -84,50 +128,78 @@ def parse_resolver(text: str) -> dict[str, Any]:
         address, _, rest = text[1:].partition("]")
         if rest and not rest.startswith(":"):
             raise ValueError(f"bad resolver {text!r}: expected [address]:port")
-        return {"address": address, "port": int(rest[1:])} if rest else {"address": address}
+        return {"address": address, "port": _port(text, rest[1:])} if rest else {"address": address}
     if text.count(":") == 1:
         address, port = text.split(":")
-        return {"address": address, "port": int(port)}
+        return {"address": address, "port": _port(text, port)}
     return {"address": text}
+
+
+def _port(text: str, port: str) -> int:
+    try:
+        return int(port)
+    except ValueError:
+        raise ValueError(f"bad resolver {text!r}: port {port!r} is not a number") from None
 
 
 class DnsOptions(CheckOptions):
     """Options of the dns check."""
 
-    hostname: str | None = Field(None, description="name to look up (default: this host's FQDN)")
-    local_addresses: list[IPvAnyAddress] | None = Field(
-        None, description="addresses this host has (default: every interface's, via psutil)"
+    hostname: (
+        Annotated[str, Meta(description="name to look up (default: this host's FQDN)")] | None
+    ) = None
+    local_addresses: (
+        Annotated[
+            list[IPAddressOption],
+            Meta(description="addresses this host has (default: every interface's, via psutil)"),
+        ]
+        | None
+    ) = None
+    reverse_addresses: (
+        Annotated[
+            list[IPAddressOption],
+            Meta(
+                description="addresses whose PTR is checked (default: the local ones that are "
+                "neither loopback nor link-local, outside exclude_interfaces)"
+            ),
+        ]
+        | None
+    ) = None
+    exclude_interfaces: Annotated[
+        list[str],
+        Meta(
+            description="interfaces (globs) whose addresses need no PTR: container and VM "
+            "bridges; they still count as this host's for the forward check"
+        ),
+    ] = option_field(default_factory=lambda: list(VIRTUAL_INTERFACES))
+    resolvers: (
+        Annotated[
+            list[DnsResolver],
+            Meta(description="resolvers to use and test (default: resolv_conf's nameservers)"),
+        ]
+        | None
+    ) = None
+    resolv_conf: Annotated[Path, Meta(description="where the resolvers are")] = Path(
+        "/etc/resolv.conf"
     )
-    reverse_addresses: list[IPvAnyAddress] | None = Field(
-        None,
-        description="addresses whose PTR is checked (default: the local ones that are "
-        "neither loopback nor link-local, outside exclude_interfaces)",
+    test_name: Annotated[
+        str, Meta(min_length=1, description="external name every resolver must resolve")
+    ] = "example.com"
+    query_timeout: Annotated[
+        float, Meta(gt=0, le=30, description="seconds to wait for one answer")
+    ] = 2.0
+    check_forward: Annotated[bool, Meta(description="check the hostname's A/AAAA records")] = True
+    check_reverse: Annotated[bool, Meta(description="check the addresses' PTR records")] = True
+    check_resolvers: Annotated[bool, Meta(description="check each resolver answers test_name")] = (
+        True
     )
-    exclude_interfaces: list[str] = Field(
-        default_factory=lambda: list(VIRTUAL_INTERFACES),
-        description="interfaces (globs) whose addresses need no PTR: container and VM "
-        "bridges; they still count as this host's for the forward check",
-    )
-    resolvers: list[DnsResolver] | None = Field(
-        None, description="resolvers to use and test (default: resolv_conf's nameservers)"
-    )
-    resolv_conf: Path = Field(Path("/etc/resolv.conf"), description="where the resolvers are")
-    test_name: str = Field(
-        "example.com", min_length=1, description="external name every resolver must resolve"
-    )
-    query_timeout: float = Field(2.0, gt=0, le=30, description="seconds to wait for one answer")
-    check_forward: bool = Field(True, description="check the hostname's A/AAAA records")
-    check_reverse: bool = Field(True, description="check the addresses' PTR records")
-    check_resolvers: bool = Field(True, description="check each resolver answers test_name")
-    reverse_must_match_hostname: bool = Field(
-        False, description="warn when a confirmed PTR names another host than hostname"
-    )
+    reverse_must_match_hostname: Annotated[
+        bool, Meta(description="warn when a confirmed PTR names another host than hostname")
+    ] = False
 
-    @model_validator(mode="after")
-    def _something_to_do(self) -> DnsOptions:
+    def __post_init__(self) -> None:
         if not (self.check_forward or self.check_reverse or self.check_resolvers):
             raise ValueError("check_forward, check_reverse and check_resolvers are all false")
-        return self
 
 
 Finding = tuple[Status, str]
@@ -140,7 +212,7 @@ def read_resolv_conf(path: Path) -> list[DnsResolver]:
         words = line.split("#", 1)[0].split(";", 1)[0].split()
         if len(words) >= 2 and words[0] == "nameserver":
             try:
-                resolvers.append(DnsResolver.model_validate(words[1]))
+                resolvers.append(DnsResolver.parse_option(words[1]))
             except ValueError:
                 continue  # not an address: the C library ignores it too
     return resolvers
@@ -426,6 +498,7 @@ class Report:
 
 class DnsCheck(Check[DnsOptions]):
     """The host's name, its addresses' PTRs and its resolvers, through its own resolvers."""
+
     #: seconds between runs unless configured: this check watches what changes slowly
     default_interval = 300
 

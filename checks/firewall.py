@@ -36,11 +36,11 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import AfterValidator, Field, model_validator
-
 from .base import Check, CheckOptions
 from .commands import run_command
 from .errors import CheckFailed
+from .options import Meta
+from .options import field as option_field
 from .result import CheckResult, Status, format_time
 
 __all__ = [
@@ -91,68 +91,88 @@ def parse_port(value: int | str) -> Port:
     return Port(int(number), proto)
 
 
-def _normalise_port(value: int | str) -> str:
-    return str(parse_port(value))
+class PortSpec(str):
+    """A port option written ``22``, ``"22"`` or ``"53/UDP"``, kept normalised as ``"53/udp"``."""
 
+    __slots__ = ()
 
-PortSpec = Annotated[int | str, AfterValidator(_normalise_port)]
+    @classmethod
+    def parse_option(cls, value: object) -> PortSpec:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # TOML's 22.0 is port 22, as an integer would be
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f'expected a port like 22 or "53/udp", got {value!r}')
+        return cls(str(parse_port(value)))
 
 
 class FirewallOptions(CheckOptions):
     """Options of the firewall check."""
 
-    backend: Literal["auto", "nftables", "iptables"] = Field(
-        "auto",
-        description="where to read rules; auto: nftables, or iptables when nft is missing, "
-        "shows no rules or the tables are managed by iptables-nft",
+    backend: Annotated[
+        Literal["auto", "nftables", "iptables"],
+        Meta(
+            description="where to read rules; auto: nftables, or iptables when nft is missing, "
+            "shows no rules or the tables are managed by iptables-nft"
+        ),
+    ] = "auto"
+    command_prefix: Annotated[
+        list[str],
+        Meta(description='argv put before every command, e.g. ["ip", "netns", "exec", "blue"]'),
+    ] = option_field(default_factory=list)
+    nft_command: Annotated[str, Meta(description="nft binary")] = "nft"
+    iptables_save_command: Annotated[str, Meta(description="iptables-save binary")] = (
+        "iptables-save"
     )
-    command_prefix: list[str] = Field(
-        default_factory=list,
-        description='argv put before every command, e.g. ["ip", "netns", "exec", "blue"]',
+    ip6tables_save_command: Annotated[str, Meta(description="ip6tables-save binary")] = (
+        "ip6tables-save"
     )
-    nft_command: str = Field("nft", description="nft binary")
-    iptables_save_command: str = Field("iptables-save", description="iptables-save binary")
-    ip6tables_save_command: str = Field("ip6tables-save", description="ip6tables-save binary")
-    command_timeout: float = Field(10, gt=0, description="seconds each command may take")
-    families: list[Family] = Field(
-        default_factory=lambda: list(FAMILIES), min_length=1, description="families to judge"
+    command_timeout: Annotated[float, Meta(gt=0, description="seconds each command may take")] = 10
+    families: Annotated[list[Family], Meta(min_length=1, description="families to judge")] = (
+        option_field(default_factory=lambda: list(FAMILIES))
     )
-    require_rules: bool = Field(True, description="CRITICAL when no filtering is loaded at all")
-    require_default_deny: bool = Field(
-        True, description="CRITICAL when the input hook accepts a port no rule names"
+    require_rules: Annotated[
+        bool, Meta(description="CRITICAL when no filtering is loaded at all")
+    ] = True
+    require_default_deny: Annotated[
+        bool, Meta(description="CRITICAL when the input hook accepts a port no rule names")
+    ] = True
+    required_ports: Annotated[
+        list[PortSpec], Meta(description='ports the rules must let in ("22", "53/udp")')
+    ] = option_field(default_factory=list)
+    forbidden_ports: Annotated[
+        list[PortSpec], Meta(description="ports the rules must not let in")
+    ] = option_field(default_factory=list)
+    check_listening: Annotated[
+        bool, Meta(description="compare required/forbidden ports with sockets actually listening")
+    ] = True
+    listening_source: Annotated[
+        Literal["psutil", "proc"],
+        Meta(
+            description="psutil (this host), or proc: read proc_net_dir/{tcp,tcp6,udp,udp6} "
+            "through command_prefix (sockets of a network namespace)"
+        ),
+    ] = "psutil"
+    proc_net_dir: Annotated[Path, Meta(description="where the proc socket tables are")] = Path(
+        "/proc/net"
     )
-    required_ports: list[PortSpec] = Field(
-        default_factory=list, description='ports the rules must let in ("22", "53/udp")'
-    )
-    forbidden_ports: list[PortSpec] = Field(
-        default_factory=list, description="ports the rules must not let in"
-    )
-    check_listening: bool = Field(
-        True, description="compare required/forbidden ports with sockets actually listening"
-    )
-    listening_source: Literal["psutil", "proc"] = Field(
-        "psutil",
-        description="psutil (this host), or proc: read proc_net_dir/{tcp,tcp6,udp,udp6} "
-        "through command_prefix (sockets of a network namespace)",
-    )
-    proc_net_dir: Path = Field(Path("/proc/net"), description="where the proc socket tables are")
-    track_changes: bool = Field(True, description="WARNING when the ruleset left its baseline")
-    ignore_chains: list[str] = Field(
-        default_factory=list,
-        description='chains (globs) left out of change tracking, e.g. ["f2b-*"] for fail2ban',
-    )
-    accept_ruleset: str | None = Field(
-        None, description="hash of a reviewed ruleset to accept as the new baseline"
-    )
+    track_changes: Annotated[
+        bool, Meta(description="WARNING when the ruleset left its baseline")
+    ] = True
+    ignore_chains: Annotated[
+        list[str],
+        Meta(description='chains (globs) left out of change tracking, e.g. ["f2b-*"] for fail2ban'),
+    ] = option_field(default_factory=list)
+    accept_ruleset: (
+        Annotated[str, Meta(description="hash of a reviewed ruleset to accept as the new baseline")]
+        | None
+    ) = None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> FirewallOptions:
+    def __post_init__(self) -> None:
         both = sorted(set(self.required_ports) & set(self.forbidden_ports))
         if both:
             raise ValueError(f"ports both required and forbidden: {', '.join(map(str, both))}")
         if any(not part for part in self.command_prefix):
             raise ValueError("command_prefix must not contain empty arguments")
-        return self
 
 
 # --------------------------------------------------------------------------- rule model
@@ -832,6 +852,7 @@ class Finding:
 
 class FirewallCheck(Check[FirewallOptions]):
     """Input policy, required and forbidden ports, and changes of the live ruleset."""
+
     #: seconds between runs unless configured: this check watches what changes slowly
     default_interval = 300
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import os
 import re
 import shutil
@@ -36,10 +37,12 @@ from glob import glob, has_magic
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ByteSize, Field, model_validator
+import msgspec
 
 from .base import Check, CheckOptions
 from .disk import format_bytes, format_hours
+from .options import ByteSize, Meta
+from .options import field as option_field
 from .result import CheckResult, Status
 
 __all__ = ["LogRotationCheck", "LogRotationOptions"]
@@ -82,47 +85,83 @@ def parse_hours(value: Any) -> Any:
     return value
 
 
-Hours = Annotated[Annotated[float, Field(gt=0)] | None, BeforeValidator(parse_hours)]
+class Hours(float):
+    """A limit in hours, more than 0: a number of hours or a string with a unit (8d, 36h).
+
+    ``"off"`` parses to :data:`_OFF`, which the owning options turn into None: msgspec
+    wants an Hours back from :meth:`parse_option`, so None cannot come from here.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def parse_option(cls, value: object) -> Hours:
+        hours = parse_hours(value)
+        if hours is None:
+            return _OFF
+        if isinstance(hours, bool) or not isinstance(hours, int | float):
+            raise ValueError(f"expected hours or a duration like 36h or 8d, got {hours!r}")
+        if not hours > 0:
+            raise ValueError(f"must be greater than 0, not {hours:g}")
+        return cls(hours)
+
+
+#: What parse_option gives for ``"off"``; never left in options (see __post_init__).
+_OFF = Hours(math.nan)
 
 
 class LogRotationOptions(CheckOptions):
     """Options of the log_rotation check."""
 
-    logs: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_LOGS),
-        description="log files or globs to watch (only those that exist are checked)",
-    )
-    max_size: ByteSize = Field(
-        ByteSize(256_000_000), description="a live log larger than this warns ('256MB')"
-    )
-    critical_size: ByteSize = Field(
-        ByteSize(2_000_000_000), description="a live log larger than this is critical ('2GB')"
-    )
-    max_age: Hours = Field(
-        192.0, description="newest rotation older than this warns (hours, '8d' or 'off')"
-    )
-    check_compression: bool = Field(
-        True, description="warn about rotations left uncompressed past the newest"
-    )
-    state_file: Path | None = Field(
-        None, description="logrotate's state file (default: Debian's or Red Hat's, which exists)"
-    )
-    state_max_age: Hours = Field(
-        36.0, description="logrotate not run for longer is critical (hours, '36h' or 'off')"
-    )
-    compress: bool = Field(
-        False, description="gzip rotations left uncompressed (keeps mode, owner and times)"
-    )
+    logs: Annotated[
+        list[str],
+        Meta(description="log files or globs to watch (only those that exist are checked)"),
+    ] = option_field(default_factory=lambda: list(DEFAULT_LOGS))
+    max_size: Annotated[
+        ByteSize, Meta(description="a live log larger than this warns ('256MB')")
+    ] = ByteSize(256_000_000)
+    critical_size: Annotated[
+        ByteSize, Meta(description="a live log larger than this is critical ('2GB')")
+    ] = ByteSize(2_000_000_000)
+    max_age: (
+        Annotated[
+            Hours, Meta(description="newest rotation older than this warns (hours, '8d' or 'off')")
+        ]
+        | None
+    ) = Hours(192.0)
+    check_compression: Annotated[
+        bool, Meta(description="warn about rotations left uncompressed past the newest")
+    ] = True
+    state_file: (
+        Annotated[
+            Path,
+            Meta(
+                description="logrotate's state file (default: Debian's or Red Hat's, which exists)"
+            ),
+        ]
+        | None
+    ) = None
+    state_max_age: (
+        Annotated[
+            Hours,
+            Meta(description="logrotate not run for longer is critical (hours, '36h' or 'off')"),
+        ]
+        | None
+    ) = Hours(36.0)
+    compress: Annotated[
+        bool, Meta(description="gzip rotations left uncompressed (keeps mode, owner and times)")
+    ] = False
 
-    @model_validator(mode="after")
-    def _sizes_ordered(self) -> LogRotationOptions:
+    def __post_init__(self) -> None:
+        for name in ("max_age", "state_max_age"):
+            if getattr(self, name) is _OFF:
+                msgspec.structs.force_setattr(self, name, None)
         if self.critical_size < self.max_size:
             raise ValueError(
                 f"critical_size ({self.critical_size}) must not be below max_size ({self.max_size})"
             )
         if not all(p.startswith("/") for p in self.logs):
             raise ValueError("logs must be absolute paths or globs")
-        return self
 
 
 @dataclass(frozen=True)
@@ -419,6 +458,7 @@ def _fsync_dir(directory: Path) -> None:
 
 class LogRotationCheck(Check[LogRotationOptions]):
     """Size, rotation age and compression of logs, and whether logrotate still runs."""
+
     #: seconds between runs unless configured: this check watches what changes slowly
     default_interval = 600
 

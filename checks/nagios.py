@@ -17,13 +17,12 @@ UNKNOWN with the reason.
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import Field, model_validator
+from typing import Annotated, Any
 
 from .base import Check, CheckOptions
 from .commands import run_command
 from .errors import CheckFailed
+from .options import Meta, field
 from .perfdata import PluginOutput, parse_output
 from .result import CheckResult, Status
 
@@ -36,19 +35,19 @@ _MAX_SUMMARY = 1024
 class NagiosOptions(CheckOptions):
     """Options of the nagios plugin adapter."""
 
-    command: list[str] = Field(
-        min_length=1, description="the plugin and its arguments, as a list (no shell)"
-    )
-    command_timeout: float = Field(
-        30, gt=0, description="seconds the plugin may run before it is UNKNOWN"
-    )
-    env: dict[str, str] = Field(
-        default_factory=dict, description="extra environment variables for the plugin"
-    )
+    command: Annotated[
+        list[str],
+        Meta(min_length=1, description="the plugin and its arguments, as a list (no shell)"),
+    ]
+    command_timeout: Annotated[
+        float, Meta(gt=0, description="seconds the plugin may run before it is UNKNOWN")
+    ] = 30
+    env: Annotated[
+        dict[str, str], Meta(description="extra environment variables for the plugin")
+    ] = field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _fits_the_run(self) -> NagiosOptions:
-        if not self.command[0]:
+    def __post_init__(self) -> None:
+        if not self.command or not self.command[0]:
             raise ValueError("command[0] must name the plugin")
         if self.timeout is not None and self.command_timeout >= self.timeout:
             # Otherwise the runner gives up first and the plugin's own reason is lost.
@@ -56,7 +55,6 @@ class NagiosOptions(CheckOptions):
                 f"command_timeout ({self.command_timeout:g}) must be shorter than "
                 f"timeout ({self.timeout:g})"
             )
-        return self
 
 
 def plugin_result(returncode: int, stdout: str, stderr: str) -> CheckResult:

@@ -30,17 +30,18 @@ import re
 import socket
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from .base import Check, CheckOptions
 from .commands import run_command
 from .errors import CheckFailed
+from .options import Meta, Options, parse_options
+from .options import field as option_field
 from .result import CheckResult, Status
 
 if TYPE_CHECKING:
@@ -61,18 +62,64 @@ CHRONY_LOCAL_REFID = "7F7F0101"  # chrony's reference ID while serving its own c
 _STATUS_NAMES = Literal["OK", "WARNING", "CRITICAL", "UNKNOWN"]
 
 
-class NtpServer(BaseModel):
-    """One NTP server: ``"host"``, ``"host:port"``, ``"[v6addr]:port"`` or a table."""
+class _ServerTable(Options):
+    """A server written as a table: ``{host = "ntp1.example.net", port = 1123}``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    host: Annotated[str, Meta(min_length=1, description="name or address")]
+    port: Annotated[int, Meta(ge=1, le=65535, description="UDP port")] = 123
 
-    host: str = Field(min_length=1, description="name or address")
-    port: int = Field(default=123, ge=1, le=65535, description="UDP port")
 
-    @model_validator(mode="before")
+class NtpServer:
+    """One NTP server: ``"host"``, ``"host:port"``, ``"[v6addr]:port"`` or a table.
+
+    A plain frozen class, not a dataclass: msgspec builds dataclasses itself from a
+    table only, and a server is also written as text (see :meth:`parse_option`).
+    """
+
+    __slots__ = ("host", "port")
+    host: str
+    port: int
+
+    def __init__(self, *, host: str, port: int = 123) -> None:
+        if not isinstance(host, str) or not host:
+            raise ValueError(f"host: expected a name or address, got {host!r}")
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ValueError(f"port: expected a port from 1 to 65535, got {port!r}")
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "port", port)
+
     @classmethod
-    def _from_text(cls, value: Any) -> Any:
-        return parse_server(value) if isinstance(value, str) else value
+    def parse_option(cls, value: object) -> NtpServer:
+        """A server from its text or its table; ValueError saying what is wrong."""
+        if isinstance(value, str):
+            value = parse_server(value)
+        elif not isinstance(value, Mapping):
+            raise ValueError(
+                f'expected a server like "ntp1.example.net:123" or a table, got {value!r}'
+            )
+        table = parse_options(_ServerTable, value)
+        return cls(host=table.host, port=table.port)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, NtpServer):
+            return NotImplemented
+        return (self.host, self.port) == (other.host, other.port)
+
+    def __hash__(self) -> int:
+        return hash((self.host, self.port))
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        # copies and pickles rebuild through __init__: assignment is refused
+        return partial(type(self), host=self.host, port=self.port), ()
+
+    def __repr__(self) -> str:
+        return f"NtpServer(host={self.host!r}, port={self.port!r})"
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -86,61 +133,88 @@ def parse_server(text: str) -> dict[str, Any]:
         host, _, rest = text[1:].partition("]")
         if rest and not rest.startswith(":"):
             raise ValueError(f"bad server {text!r}: expected [address]:port")
-        return {"host": host, "port": int(rest[1:])} if rest else {"host": host}
+        return {"host": host, "port": _port(text, rest[1:])} if rest else {"host": host}
     if text.count(":") == 1:
         host, port = text.split(":")
-        return {"host": host, "port": int(port)}
+        return {"host": host, "port": _port(text, port)}
     return {"host": text}  # a name, an IPv4 address or a bare IPv6 address
+
+
+def _port(text: str, port: str) -> int:
+    try:
+        return int(port)
+    except ValueError:
+        raise ValueError(f"bad server {text!r}: port {port!r} is not a number") from None
 
 
 class NtpOptions(CheckOptions):
     """Options of the ntp check."""
 
-    servers: list[NtpServer] | None = Field(
-        None,
-        description="NTP servers to ask (default: the host's chrony/ntp/timesyncd "
-        "configuration, else pool.ntp.org); an empty list asks none",
+    servers: (
+        Annotated[
+            list[NtpServer],
+            Meta(
+                description="NTP servers to ask (default: the host's chrony/ntp/timesyncd "
+                "configuration, else pool.ntp.org); an empty list asks none"
+            ),
+        ]
+        | None
+    ) = None
+    config_files: Annotated[
+        list[Path],
+        Meta(description="where to find the host's servers; the first file naming any wins"),
+    ] = option_field(default_factory=lambda: [Path(p) for p in DEFAULT_CONFIG_FILES])
+    samples: Annotated[
+        int, Meta(ge=1, le=16, description="queries per server; the median counts")
+    ] = 3
+    sample_interval: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=60,
+            description="seconds between queries to one server (ntpd's "
+            "default rate limit drops faster ones)",
+        ),
+    ] = 2.0
+    query_timeout: Annotated[
+        float, Meta(gt=0, le=30, description="seconds to wait for a reply")
+    ] = 2.0
+    ntp_version: Annotated[int, Meta(ge=1, le=4, description="NTP version in the requests")] = 4
+    offset_warning_ms: Annotated[float, Meta(ge=0, description="|offset| in ms that warns")] = 100
+    offset_critical_ms: Annotated[
+        float, Meta(ge=0, description="|offset| in ms that is critical")
+    ] = 1000
+    daemon: Annotated[
+        Literal["auto", "chrony", "timesyncd", "none"],
+        Meta(description="local daemon to ask: chrony, then timesyncd when auto"),
+    ] = "auto"
+    chronyc: Annotated[str, Meta(min_length=1, description="chronyc command")] = "chronyc"
+    # \Z, not $: msgspec matches with Python's re, whose $ also matches before a final
+    # newline, and "host\n" must stay refused
+    chronyc_host: (
+        Annotated[str, Meta(pattern=r"^[^-\s]\S*\Z", description="chronyd's command address (-h)")]
+        | None
+    ) = None
+    chronyc_port: (
+        Annotated[int, Meta(ge=1, le=65535, description="chronyd's command port (-p)")] | None
+    ) = None
+    timedatectl: Annotated[str, Meta(min_length=1, description="timedatectl command")] = (
+        "timedatectl"
     )
-    config_files: list[Path] = Field(
-        default_factory=lambda: [Path(p) for p in DEFAULT_CONFIG_FILES],
-        description="where to find the host's servers; the first file naming any wins",
+    command_timeout: Annotated[float, Meta(gt=0, le=60, description="seconds for each command")] = (
+        5.0
     )
-    samples: int = Field(3, ge=1, le=16, description="queries per server; the median counts")
-    sample_interval: float = Field(
-        2.0,
-        ge=0,
-        le=60,
-        description="seconds between queries to one server (ntpd's "
-        "default rate limit drops faster ones)",
-    )
-    query_timeout: float = Field(2.0, gt=0, le=30, description="seconds to wait for a reply")
-    ntp_version: int = Field(4, ge=1, le=4, description="NTP version in the requests")
-    offset_warning_ms: float = Field(100, ge=0, description="|offset| in ms that warns")
-    offset_critical_ms: float = Field(1000, ge=0, description="|offset| in ms that is critical")
-    daemon: Literal["auto", "chrony", "timesyncd", "none"] = Field(
-        "auto", description="local daemon to ask: chrony, then timesyncd when auto"
-    )
-    chronyc: str = Field("chronyc", min_length=1, description="chronyc command")
-    chronyc_host: str | None = Field(
-        None, pattern=r"^[^-\s]\S*$", description="chronyd's command address (-h)"
-    )
-    chronyc_port: int | None = Field(
-        None, ge=1, le=65535, description="chronyd's command port (-p)"
-    )
-    timedatectl: str = Field("timedatectl", min_length=1, description="timedatectl command")
-    command_timeout: float = Field(5.0, gt=0, le=60, description="seconds for each command")
-    missing_daemon: _STATUS_NAMES = Field(
-        "OK", description="status when no time daemon answers (it is reported either way)"
-    )
+    missing_daemon: Annotated[
+        _STATUS_NAMES,
+        Meta(description="status when no time daemon answers (it is reported either way)"),
+    ] = "OK"
 
-    @model_validator(mode="after")
-    def _ordered(self) -> NtpOptions:
+    def __post_init__(self) -> None:
         if self.offset_warning_ms > self.offset_critical_ms:
             raise ValueError(
                 f"offset_warning_ms ({self.offset_warning_ms:g}) must not exceed "
                 f"offset_critical_ms ({self.offset_critical_ms:g})"
             )
-        return self
 
 
 # --- the host's configured servers ---------------------------------------------------------
@@ -564,6 +638,7 @@ def judge_daemon(state: DaemonView, options: NtpOptions) -> tuple[Status, str]:
 
 class NtpCheck(Check[NtpOptions]):
     """This host's clock against NTP servers and its time daemon's synchronisation."""
+
     #: seconds between runs unless configured: this check watches what changes slowly
     default_interval = 300
 

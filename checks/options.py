@@ -20,13 +20,10 @@ bench/agent.py). msgspec validates the same TOML tables in C for about 1 MB.
 for a float, a string for a path, ``"10MB"`` for a size) and, when a table is
 wrong, reports every wrong key at once as :class:`OptionsError`, as a user fixing
 a configuration file wants. Types msgspec does not know (``Path``, :class:`ByteSize`,
-IP addresses, or a check's own) are built by a ``parse_option`` class method::
+IP addresses, or a check's own) are built by a ``parse_option`` class method; such a
+type is a plain class (msgspec would read a dataclass as a table only)::
 
-    @dataclass(frozen=True)
     class Server:
-        host: str
-        port: int = 123
-
         @classmethod
         def parse_option(cls, value: object) -> Server:  # "host:port" or a table
             ...
@@ -36,10 +33,22 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from abc import ABC
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from types import UnionType
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Literal,
+    TypeAlias,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+)
 
 import msgspec
 from msgspec import Meta, field
@@ -61,12 +70,34 @@ IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 OptionsT = TypeVar("OptionsT")
 
 
-class Options(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """A frozen table of options that refuses keys it does not declare.
+_StructMeta: Any = type(msgspec.Struct)
 
-    Unknown keys are refused so a typo in the agent's TOML is an error at start-up,
-    not a silently ignored threshold.
-    """
+
+class _OptionsMeta(_StructMeta):  # type: ignore[misc]
+    """Makes every table's own fields keyword-only (msgspec does not pass ``kw_only`` on)."""
+
+    def __new__(
+        mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kw: Any
+    ) -> type:
+        kw.setdefault("kw_only", True)
+        return super().__new__(mcls, name, bases, namespace, **kw)  # type: ignore[no-any-return]
+
+
+if TYPE_CHECKING:
+    # Type checkers require every subclass of a frozen struct to say frozen=True again;
+    # at run time msgspec passes it on. Checks write ``class X(CheckOptions)``, and
+    # assigning to an option fails when it runs (AttributeError), as tests show.
+    class Options(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+        """A table of options (see below)."""
+
+else:
+
+    class Options(msgspec.Struct, metaclass=_OptionsMeta, forbid_unknown_fields=True, frozen=True):
+        """A frozen table of options that refuses keys it does not declare.
+
+        Unknown keys are refused so a typo in the agent's TOML is an error at start-up,
+        not a silently ignored threshold. Fields are keyword-only: a table has no order.
+        """
 
 
 @dataclass(frozen=True)
@@ -117,30 +148,43 @@ class ByteSize(int):
         return cls(int(amount))
 
 
-class IPAddressOption:
-    """Annotation for an IPv4 or IPv6 address option; the value is an ``ipaddress`` object.
+def _ip_address(value: object) -> IPAddress:
+    if not isinstance(value, str):
+        raise ValueError(f"expected an IP address as text, got {value!r}")
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
 
-    msgspec accepts one custom type in a union, so the two address classes are
-    announced by this one name and built by :func:`ipaddress.ip_address`.
-    """
 
-    @classmethod
-    def parse_option(cls, value: object) -> IPAddress:
-        if not isinstance(value, str):
-            raise ValueError(f"expected an IP address as text, got {value!r}")
-        try:
-            return ipaddress.ip_address(value.strip())
-        except ValueError:
-            raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
+if TYPE_CHECKING:
+    IPAddressOption: TypeAlias = IPAddress
+else:
+
+    class IPAddressOption(ABC):  # noqa: B024 (a name for isinstance, nothing to implement)
+        """Annotation for an IPv4 or IPv6 address option: an ``ipaddress`` object.
+
+        msgspec accepts one custom type in a union, so the two address classes are
+        announced by this one name (both registered as its subclasses); type checkers
+        see the union itself.
+        """
+
+    IPAddressOption.register(ipaddress.IPv4Address)
+    IPAddressOption.register(ipaddress.IPv6Address)
+
+
+def _path(value: object) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a path, got {value!r}")
+    return Path(value)
+
+
+_BUILDERS: dict[Any, Callable[[object], Any]] = {Path: _path, IPAddressOption: _ip_address}
 
 
 def _build_custom(kind: type, value: Any) -> Any:
     """msgspec's hook for types it does not know itself."""
-    if kind is Path:
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"expected a path, got {value!r}")
-        return Path(value)
-    parse = getattr(kind, "parse_option", None)
+    parse = _BUILDERS.get(kind) or getattr(kind, "parse_option", None)
     if parse is None:
         raise TypeError(f"option type {kind.__name__} has no parse_option class method")
     return parse(value)
@@ -155,24 +199,67 @@ def parse_options(model: type[OptionsT], raw: Any) -> OptionsT:
         raise OptionsError(problems or [_problem(str(exc))]) from None
 
 
-def _every_problem(model: type, raw: Mapping[str, Any]) -> list[Problem]:
+def _every_problem(model: type, raw: Mapping[str, Any], where: str = "") -> list[Problem]:
     """Each key of ``raw`` checked on its own: msgspec itself stops at the first problem."""
     fields = {f.encode_name: f for f in msgspec.structs.fields(model)}
-    problems = [Problem(str(key), "unknown option") for key in raw if key not in fields]
+    problems = [
+        Problem(_join(where, str(key)), "unknown option") for key in raw if key not in fields
+    ]
     problems += [
-        Problem(name, "required option missing")
+        Problem(_join(where, name), "required option missing")
         for name, info in fields.items()
         if info.required and name not in raw
     ]
     for key, value in raw.items():
-        if key not in fields:
-            continue
-        try:
-            msgspec.convert(value, fields[key].type, strict=False, dec_hook=_build_custom)
-        except msgspec.ValidationError as exc:
-            problem = _problem(str(exc))
-            problems.append(Problem(_join(str(key), problem.location), problem.message))
+        if key in fields:
+            problems += _value_problems(_join(where, str(key)), value, fields[key].type)
     return problems
+
+
+def _value_problems(where: str, value: Any, kind: Any) -> list[Problem]:
+    """What is wrong with one value, down to the entry of a table or list that is wrong."""
+    try:
+        msgspec.convert(value, kind, strict=False, dec_hook=_build_custom)
+        return []
+    except msgspec.ValidationError as exc:
+        whole = _problem(str(exc))
+    inner = _unwrap(kind, value)
+    found: list[Problem] = []
+    if isinstance(inner, type) and issubclass(inner, msgspec.Struct) and isinstance(value, Mapping):
+        found = _every_problem(inner, value, where)
+    elif get_origin(inner) is dict and isinstance(value, Mapping):
+        entry = get_args(inner)[1]
+        for key, item in value.items():
+            found += _value_problems(_join(where, str(key)), item, entry)
+    elif get_origin(inner) is list and isinstance(value, list):
+        entry = get_args(inner)[0]
+        for index, item in enumerate(value):
+            found += _value_problems(f"{where}[{index}]", item, entry)
+    if found:
+        return found
+    message = whole.message
+    choices = _choices(kind)
+    if message.startswith("Invalid enum value") and choices:
+        message += f" (expected {' or '.join(map(repr, choices))})"
+    return [Problem(_join(where, whole.location), message)]
+
+
+def _unwrap(kind: Any, value: Any) -> Any:
+    """``kind`` without ``Annotated`` and, for a value that is not None, without ``| None``."""
+    while get_origin(kind) is Annotated:
+        kind = get_args(kind)[0]
+    if get_origin(kind) in (Union, UnionType) and value is not None:
+        rest = [arg for arg in get_args(kind) if arg is not type(None)]
+        if len(rest) == 1:
+            return _unwrap(rest[0], value)
+    return kind
+
+
+def _choices(kind: Any) -> list[Any]:
+    """The values a ``Literal`` anywhere in ``kind`` allows (inside lists, unions, Annotated)."""
+    if get_origin(kind) is Literal:
+        return list(get_args(kind))
+    return [choice for inner in get_args(kind) for choice in _choices(inner)]
 
 
 _AT = re.compile(r"^(.*) - at `\$(.*)`$", re.DOTALL)
@@ -188,6 +275,6 @@ def _problem(message: str) -> Problem:
 
 
 def _join(key: str, inner: str) -> str:
-    if not inner:
-        return key
+    if not key or not inner:
+        return key or inner
     return f"{key}{inner}" if inner.startswith("[") else f"{key}.{inner}"

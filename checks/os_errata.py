@@ -28,14 +28,14 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import Field
+from typing import Annotated, Any, Literal
 
 from . import errata_apt, errata_dnf
 from .base import Check, CheckOptions
 from .commands import run_command
 from .errors import CheckFailed
+from .options import Meta
+from .options import field as option_field
 from .result import CheckResult, Status
 
 __all__ = [
@@ -57,63 +57,74 @@ _CRITICAL_BY_DEFAULT: tuple[Severity, ...] = ("Critical", "Important")
 class OsErrataOptions(CheckOptions):
     """Options of the os_errata check."""
 
-    manager: Literal["auto", "apt", "dnf"] = Field(
-        "auto", description="package manager; auto: apt when apt-get is found, else dnf"
-    )
-    refresh: bool = Field(
-        False, description="refresh the indexes first (apt-get update / dnf --refresh)"
-    )
-    command_timeout: float = Field(
-        60, gt=0, description="seconds each package-manager command may take"
-    )
-    security_warning: int = Field(
-        1, ge=1, description="pending security updates that make the check WARNING"
-    )
-    security_critical_days: float = Field(
-        14, gt=0, description="a security update pending longer than this many days is CRITICAL"
-    )
-    critical_severities: list[Severity] = Field(
-        default_factory=lambda: list(_CRITICAL_BY_DEFAULT),
-        description="advisory severities (dnf) that make a pending security update CRITICAL",
-    )
-    updates_warning: int | None = Field(
-        None, ge=1, description="pending updates of any kind that warn (default: never)"
-    )
-    reboot_status: Literal["OK", "WARNING", "CRITICAL"] = Field(
-        "WARNING", description="status when a reboot is required"
-    )
+    manager: Annotated[
+        Literal["auto", "apt", "dnf"],
+        Meta(description="package manager; auto: apt when apt-get is found, else dnf"),
+    ] = "auto"
+    refresh: Annotated[
+        bool, Meta(description="refresh the indexes first (apt-get update / dnf --refresh)")
+    ] = False
+    command_timeout: Annotated[
+        float, Meta(gt=0, description="seconds each package-manager command may take")
+    ] = 60
+    security_warning: Annotated[
+        int, Meta(ge=1, description="pending security updates that make the check WARNING")
+    ] = 1
+    security_critical_days: Annotated[
+        float,
+        Meta(gt=0, description="a security update pending longer than this many days is CRITICAL"),
+    ] = 14
+    critical_severities: Annotated[
+        list[Severity],
+        Meta(description="advisory severities (dnf) that make a pending security update CRITICAL"),
+    ] = option_field(default_factory=lambda: list(_CRITICAL_BY_DEFAULT))
+    updates_warning: (
+        Annotated[
+            int, Meta(ge=1, description="pending updates of any kind that warn (default: never)")
+        ]
+        | None
+    ) = None
+    reboot_status: Annotated[
+        Literal["OK", "WARNING", "CRITICAL"], Meta(description="status when a reboot is required")
+    ] = "WARNING"
     # apt
-    apt_get: str = Field("apt-get", description="apt-get command")
-    apt_config: str = Field("apt-config", description="apt-config command (finds apt's lists)")
-    apt_options: list[str] = Field(
-        default_factory=list, description="extra arguments for every apt call (-o Dir::...=...)"
+    apt_get: Annotated[str, Meta(description="apt-get command")] = "apt-get"
+    apt_config: Annotated[str, Meta(description="apt-config command (finds apt's lists)")] = (
+        "apt-config"
     )
-    apt_mode: Literal["dist-upgrade", "upgrade"] = Field(
-        "dist-upgrade", description="which apt upgrade to simulate"
-    )
-    security_suites: list[str] = Field(
-        default_factory=lambda: ["-security"],
-        min_length=1,
-        description="suite name endings that mark an apt origin as a security update",
-    )
+    apt_options: Annotated[
+        list[str], Meta(description="extra arguments for every apt call (-o Dir::...=...)")
+    ] = option_field(default_factory=list)
+    apt_mode: Annotated[
+        Literal["dist-upgrade", "upgrade"], Meta(description="which apt upgrade to simulate")
+    ] = "dist-upgrade"
+    security_suites: Annotated[
+        list[str],
+        Meta(
+            min_length=1,
+            description="suite name endings that mark an apt origin as a security update",
+        ),
+    ] = option_field(default_factory=lambda: ["-security"])
     # dnf
-    dnf: str = Field("dnf", description="dnf command (or yum on EL8+)")
-    dnf_options: list[str] = Field(
-        default_factory=list, description="extra arguments for every dnf call"
+    dnf: Annotated[str, Meta(description="dnf command (or yum on EL8+)")] = "dnf"
+    dnf_options: Annotated[list[str], Meta(description="extra arguments for every dnf call")] = (
+        option_field(default_factory=list)
     )
-    installroot: Path | None = Field(None, description="dnf --installroot")
-    needs_restarting: bool = Field(
-        True, description="on dnf hosts, ask `dnf needs-restarting -r` (dnf-plugins-core)"
-    )
+    installroot: Annotated[Path, Meta(description="dnf --installroot")] | None = None
+    needs_restarting: Annotated[
+        bool, Meta(description="on dnf hosts, ask `dnf needs-restarting -r` (dnf-plugins-core)")
+    ] = True
     # reboot
-    reboot_required_file: Path = Field(
-        Path("/var/run/reboot-required"), description="Debian's reboot flag (+ .pkgs)"
+    reboot_required_file: Annotated[Path, Meta(description="Debian's reboot flag (+ .pkgs)")] = (
+        Path("/var/run/reboot-required")
     )
-    boot_dir: Path = Field(Path("/boot"), description="where vmlinuz-VERSION files are")
-    modules_dir: Path = Field(Path("/lib/modules"), description="one folder per installed kernel")
-    running_kernel: str | None = Field(
-        None, description="running kernel release (default: uname -r)"
+    boot_dir: Annotated[Path, Meta(description="where vmlinuz-VERSION files are")] = Path("/boot")
+    modules_dir: Annotated[Path, Meta(description="one folder per installed kernel")] = Path(
+        "/lib/modules"
     )
+    running_kernel: (
+        Annotated[str, Meta(description="running kernel release (default: uname -r)")] | None
+    ) = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +269,7 @@ def kernel_reboot_reason(running: str, installed: list[str]) -> str | None:
 
 class OsErrataCheck(Check[OsErrataOptions]):
     """Pending security updates (apt or dnf), their age and severity, and reboots needed."""
+
     #: seconds between runs unless configured: this check watches what changes slowly
     default_interval = 3600
 

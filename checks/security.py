@@ -25,15 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import Field, field_validator, model_validator
 
 from .auth_log import AuthEvent, read_journal, read_log_files
 from .base import Check, CheckOptions
 from .errors import CheckFailed
 from .firewall import Listener, psutil_listeners, read_proc_listeners, read_proc_tables
+from .options import Meta, field
 from .result import CheckResult, Status, format_time, parse_time
 
 __all__ = [
@@ -50,89 +49,101 @@ __all__ = [
 class SecurityOptions(CheckOptions):
     """Options of the security check."""
 
-    log_source: Literal["auto", "files", "journal"] = Field(
-        "auto", description="auto: the auth log files that exist, else the journal"
+    log_source: Annotated[
+        Literal["auto", "files", "journal"],
+        Meta(description="auto: the auth log files that exist, else the journal"),
+    ] = "auto"
+    auth_logs: Annotated[
+        list[Path],
+        Meta(description="syslog files with sshd's messages (their .1 rotation is read too)"),
+    ] = field(default_factory=lambda: [Path("/var/log/auth.log"), Path("/var/log/secure")])
+    log_timezone: (
+        Annotated[
+            str, Meta(description="time zone of year-less syslog stamps (default: the host's)")
+        ]
+        | None
+    ) = None
+    journalctl_command: Annotated[str, Meta(description="journalctl binary")] = "journalctl"
+    journal_files: Annotated[
+        list[Path], Meta(description="journal files to read (--file) instead of the system's")
+    ] = field(default_factory=list)
+    journal_directory: (
+        Annotated[Path, Meta(description="journal directory (--directory)")] | None
+    ) = None
+    journal_units: Annotated[list[str], Meta(min_length=1, description="sshd's units")] = field(
+        default_factory=lambda: ["ssh", "sshd"]
     )
-    auth_logs: list[Path] = Field(
-        default_factory=lambda: [Path("/var/log/auth.log"), Path("/var/log/secure")],
-        description="syslog files with sshd's messages (their .1 rotation is read too)",
+    window_minutes: Annotated[float, Meta(gt=0, description="brute-force window, minutes")] = 10
+    failure_threshold: Annotated[
+        int, Meta(ge=1, description="failures of one source that warn")
+    ] = 10
+    compromise_min_failures: (
+        Annotated[
+            int,
+            Meta(
+                ge=1,
+                description="failures before a login that make it CRITICAL "
+                "(default: failure_threshold)",
+            ),
+        ]
+        | None
+    ) = None
+    compromise_hold_minutes: Annotated[
+        float, Meta(ge=0, description="how long a login after failures stays CRITICAL")
+    ] = 1440
+    ignore_sources: Annotated[
+        list[str], Meta(description="addresses/networks never counted (CIDR)")
+    ] = field(default_factory=list)
+    passwd_file: Annotated[Path, Meta(description="account database to read")] = Path("/etc/passwd")
+    allowed_uid0: Annotated[list[str], Meta(description="accounts allowed to have UID 0")] = field(
+        default_factory=lambda: ["root"]
     )
-    log_timezone: str | None = Field(
-        None, description="time zone of year-less syslog stamps (default: the host's)"
+    check_listeners: Annotated[bool, Meta(description="judge listening TCP sockets")] = True
+    allowed_listeners: Annotated[
+        list[str],
+        Meta(description='allowed listeners: "PORT", "ADDRESS:PORT", "[IPV6]:PORT", "*:PORT"'),
+    ] = field(default_factory=lambda: ["22"])
+    allowed_processes: Annotated[
+        list[str], Meta(description="processes allowed to listen anywhere (psutil only)")
+    ] = field(default_factory=list)
+    ignore_loopback: Annotated[bool, Meta(description="listeners on loopback are not exposed")] = (
+        True
     )
-    journalctl_command: str = Field("journalctl", description="journalctl binary")
-    journal_files: list[Path] = Field(
-        default_factory=list, description="journal files to read (--file) instead of the system's"
+    listening_source: Annotated[
+        Literal["psutil", "proc"],
+        Meta(description="psutil, or proc: read proc_net_dir/tcp{,6} via command_prefix"),
+    ] = "psutil"
+    proc_net_dir: Annotated[Path, Meta(description="where the proc socket tables are")] = Path(
+        "/proc/net"
     )
-    journal_directory: Path | None = Field(None, description="journal directory (--directory)")
-    journal_units: list[str] = Field(
-        default_factory=lambda: ["ssh", "sshd"], min_length=1, description="sshd's units"
+    command_prefix: Annotated[
+        list[str], Meta(description="argv put before `cat` of proc files (a namespace)")
+    ] = field(default_factory=list)
+    command_timeout: Annotated[float, Meta(gt=0, description="seconds journalctl/cat may take")] = (
+        30
     )
-    window_minutes: float = Field(10, gt=0, description="brute-force window, minutes")
-    failure_threshold: int = Field(10, ge=1, description="failures of one source that warn")
-    compromise_min_failures: int | None = Field(
-        None,
-        ge=1,
-        description="failures before a login that make it CRITICAL (default: failure_threshold)",
-    )
-    compromise_hold_minutes: float = Field(
-        1440, ge=0, description="how long a login after failures stays CRITICAL"
-    )
-    ignore_sources: list[str] = Field(
-        default_factory=list, description="addresses/networks never counted (CIDR)"
-    )
-    passwd_file: Path = Field(Path("/etc/passwd"), description="account database to read")
-    allowed_uid0: list[str] = Field(
-        default_factory=lambda: ["root"], description="accounts allowed to have UID 0"
-    )
-    check_listeners: bool = Field(True, description="judge listening TCP sockets")
-    allowed_listeners: list[str] = Field(
-        default_factory=lambda: ["22"],
-        description='allowed listeners: "PORT", "ADDRESS:PORT", "[IPV6]:PORT", "*:PORT"',
-    )
-    allowed_processes: list[str] = Field(
-        default_factory=list, description="processes allowed to listen anywhere (psutil only)"
-    )
-    ignore_loopback: bool = Field(True, description="listeners on loopback are not exposed")
-    listening_source: Literal["psutil", "proc"] = Field(
-        "psutil", description="psutil, or proc: read proc_net_dir/tcp{,6} via command_prefix"
-    )
-    proc_net_dir: Path = Field(Path("/proc/net"), description="where the proc socket tables are")
-    command_prefix: list[str] = Field(
-        default_factory=list, description="argv put before `cat` of proc files (a namespace)"
-    )
-    command_timeout: float = Field(30, gt=0, description="seconds journalctl/cat may take")
-    max_read_mb: float = Field(64, gt=0, description="most MiB read backwards from one log")
+    max_read_mb: Annotated[
+        float, Meta(gt=0, description="most MiB read backwards from one log")
+    ] = 64
 
-    @field_validator("log_timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
+    def __post_init__(self) -> None:
+        if self.log_timezone is not None:
             try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
-
-    @field_validator("ignore_sources")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            ipaddress.ip_network(item, strict=False)  # ValueError names the bad one
-        return value
-
-    @field_validator("allowed_listeners")
-    @classmethod
-    def _listeners(cls, value: list[str]) -> list[str]:
-        for item in value:
-            _split_listener(item)
-        return value
-
-    @model_validator(mode="after")
-    def _prefix(self) -> SecurityOptions:
+                ZoneInfo(self.log_timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"log_timezone: unknown time zone {self.log_timezone!r}") from None
+        for item in self.ignore_sources:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:  # names the bad one
+                raise ValueError(f"ignore_sources: {exc}") from None
+        for item in self.allowed_listeners:
+            try:
+                _split_listener(item)
+            except ValueError as exc:
+                raise ValueError(f"allowed_listeners: {exc}") from None
         if self.command_prefix and self.listening_source != "proc":
             raise ValueError("command_prefix only applies with listening_source = 'proc'")
-        return self
 
     @property
     def window(self) -> timedelta:

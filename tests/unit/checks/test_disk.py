@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from portacare.checks import Status, run_check
 from portacare.checks.disk import DiskCheck, DiskOptions, Mount, read_mounts, select_mounts
+from portacare.checks.options import OptionsError, parse_options
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "disk"
 
@@ -119,7 +119,7 @@ def test_pseudo_filesystems_are_left_out_by_default() -> None:
 )
 def test_mount_filters(options: dict[str, object], expected: list[str]) -> None:
     mounts = read_mounts(FIXTURES / "ubuntu-22.04-mounts.txt")
-    chosen = select_mounts(mounts, DiskOptions.model_validate(options))
+    chosen = select_mounts(mounts, parse_options(DiskOptions, options))
     assert [m.mountpoint for m in chosen] == expected
 
 
@@ -147,9 +147,9 @@ def test_one_unreadable_mount_does_not_hide_the_others(tmp_path: Path) -> None:
     ],
 )
 def test_options_model_rejects_bad_values(options: dict[str, object], bad_fields: set[str]) -> None:
-    with pytest.raises(ValidationError) as caught:
-        DiskOptions.model_validate(options)
-    assert {".".join(map(str, e["loc"])) for e in caught.value.errors()} == bad_fields
+    with pytest.raises(OptionsError) as caught:
+        parse_options(DiskOptions, options)
+    assert {problem.location for problem in caught.value.problems} == bad_fields
 
 
 def test_escaped_mount_points_are_decoded() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pydantic
 import pytest
 
 from portacare.checks.disk import (
@@ -19,6 +18,7 @@ from portacare.checks.disk import (
     record_sample,
     since_cleanup,
 )
+from portacare.checks.options import OptionsError, parse_options
 from portacare.checks.result import Status
 
 GB = 1_000_000_000
@@ -226,8 +226,8 @@ def test_record_sample_is_bounded() -> None:
     ],
 )
 def test_bad_forecast_options_are_refused(raw, field) -> None:
-    with pytest.raises(pydantic.ValidationError, match=field):
-        DiskOptions.model_validate(raw)
+    with pytest.raises(OptionsError, match=field):
+        parse_options(DiskOptions, raw)
 
 
 def test_forecast_defaults() -> None:

@@ -6,7 +6,6 @@ import ipaddress
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from portacare.checks import Status
 from portacare.checks.dns import (
@@ -25,6 +24,7 @@ from portacare.checks.dns import (
     reverse_candidates,
     split_local,
 )
+from portacare.checks.options import OptionsError
 
 ip = ipaddress.ip_address
 LOCAL = {ip("192.0.2.2"), ip("2001:db8::2"), ip("127.0.0.1")}
@@ -44,7 +44,7 @@ HOST = "sw1.example.net"
     ],
 )
 def test_resolver_spec(text, address, port, shown):
-    resolver = DnsResolver.model_validate(text)
+    resolver = DnsResolver.parse_option(text)
     assert (str(resolver.address), resolver.port, str(resolver)) == (address, port, shown)
 
 
@@ -64,7 +64,7 @@ def test_resolver_spec(text, address, port, shown):
     ],
 )
 def test_bad_options_are_refused(raw):
-    with pytest.raises(ValidationError):
+    with pytest.raises(OptionsError):
         DnsCheck.from_config(raw)
 
 
@@ -151,7 +151,7 @@ def test_split_local(exclude, kept):
 
 
 def _probe(text: str, ok: bool) -> ResolverReading:
-    return ResolverReading(DnsResolver.model_validate(text), ok, f"{text} said so", 1.0)
+    return ResolverReading(DnsResolver.parse_option(text), ok, f"{text} said so", 1.0)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from portacare.checks.base import CheckContext
 from portacare.checks.firewall import (
@@ -25,6 +24,7 @@ from portacare.checks.firewall import (
     read_proc_listeners,
     ruleset_hash,
 )
+from portacare.checks.options import OptionsError, parse_options
 from portacare.checks.result import Status
 
 # `nft -j list ruleset` of a deliberately tangled ruleset (nftables 1.0.6): verdict map, named
@@ -279,12 +279,12 @@ def test_parse_port_refuses(value: int | str, message: str) -> None:
     ],
 )
 def test_options_refuse_bad_config(raw: dict[str, object], message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
-        FirewallOptions.model_validate(raw)
+    with pytest.raises(OptionsError, match=message):
+        parse_options(FirewallOptions, raw)
 
 
 def test_options_normalise_ports() -> None:
-    options = FirewallOptions.model_validate({"required_ports": [22, "53/UDP"]})
+    options = parse_options(FirewallOptions, {"required_ports": [22, "53/UDP"]})
     assert options.required_ports == ["22/tcp", "53/udp"]
 
 
@@ -317,7 +317,7 @@ def test_read_proc_listeners_keeps_only_listening_sockets() -> None:
 
 
 def _options(**raw: object) -> FirewallOptions:
-    return FirewallOptions.model_validate(raw)
+    return parse_options(FirewallOptions, raw)
 
 
 @pytest.mark.parametrize(
@@ -478,7 +478,7 @@ def test_backend_choice(
     backend: str, outputs: dict[str, str], expected: str, tmp_path: Path
 ) -> None:
     check = FakeCommands(
-        FirewallOptions.model_validate({"backend": backend}), CheckContext(state_dir=tmp_path)
+        parse_options(FirewallOptions, {"backend": backend}), CheckContext(state_dir=tmp_path)
     )
     check.outputs = outputs
     assert check.read_ruleset().backend == expected

@@ -9,7 +9,6 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pydantic
 import pytest
 
 from portacare.checks.log_rotation import (
@@ -32,6 +31,7 @@ from portacare.checks.log_rotation import (
     summarise,
     uncompressed_leftovers,
 )
+from portacare.checks.options import OptionsError, parse_options
 from portacare.checks.result import Status
 
 NOW = 1_800_000_000.0
@@ -206,7 +206,7 @@ def test_judge_log(log: LogFile, state_time: float | None, expected: list) -> No
 
 def test_judge_log_switches() -> None:
     log = logfile(rotations=(rot("syslog.1", 20 * 24), rot("syslog.2", 21 * 24)))
-    options = LogRotationOptions.model_validate({"max_age": "off", "check_compression": False})
+    options = parse_options(LogRotationOptions, {"max_age": "off", "check_compression": False})
     assert options.max_age is None
     assert judge_log(log, NOW, options) == []
 
@@ -276,8 +276,8 @@ def test_summary_all_ok() -> None:
     ],
 )
 def test_bad_options_are_refused(raw: dict, message: str) -> None:
-    with pytest.raises(pydantic.ValidationError, match=message):
-        LogRotationOptions.model_validate(raw)
+    with pytest.raises(OptionsError, match=message):
+        parse_options(LogRotationOptions, raw)
 
 
 def test_option_defaults() -> None:
@@ -287,7 +287,7 @@ def test_option_defaults() -> None:
     assert (OPTIONS.max_age, OPTIONS.state_max_age) == (192, 36)
     assert (OPTIONS.compress, OPTIONS.check_compression, OPTIONS.state_file) == (False, True, None)
     assert STATE_FILES[0] == Path("/var/lib/logrotate/status")
-    assert LogRotationOptions(max_age="8d", state_max_age="36h") == OPTIONS
+    assert parse_options(LogRotationOptions, {"max_age": "8d", "state_max_age": "36h"}) == OPTIONS
 
 
 def test_compress_rotation_keeps_content_and_times(tmp_path: Path) -> None:

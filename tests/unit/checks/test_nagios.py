@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
 from portacare.checks.nagios import NagiosCheck, NagiosOptions, plugin_result
+from portacare.checks.options import OptionsError
 from portacare.checks.result import Status
 
 RESULTS = [
@@ -81,7 +81,7 @@ def test_bad_perfdata_is_a_detail_not_a_failure() -> None:
     ],
 )  # fmt: skip
 def test_bad_options_are_refused(raw: dict[str, object], message: str) -> None:
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(OptionsError) as caught:
         NagiosCheck.from_config(raw)
     assert message in str(caught.value)
 

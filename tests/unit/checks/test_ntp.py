@@ -7,7 +7,6 @@ from typing import Any
 
 import ntplib
 import pytest
-from pydantic import ValidationError
 
 from portacare.checks import CheckFailed, Status
 from portacare.checks.ntp import (
@@ -32,6 +31,7 @@ from portacare.checks.ntp import (
     servers_from_config,
     summarise,
 )
+from portacare.checks.options import OptionsError, parse_options
 
 # Captured from chronyd 4.3 (Debian 12) synchronised to another chronyd on loopback.
 TRACKING_SYNCED = """\
@@ -101,7 +101,7 @@ RTCTimeUSec=Thu 2026-11-26 12:52:14 UTC
 
 
 def options(**kwargs: Any) -> NtpOptions:
-    return NtpOptions.model_validate(kwargs)
+    return parse_options(NtpOptions, kwargs)
 
 
 def reading(offset: float | None = 0.0, **kwargs: Any) -> ServerReading:
@@ -122,7 +122,7 @@ def reading(offset: float | None = 0.0, **kwargs: Any) -> ServerReading:
     ],
 )
 def test_server_spec(text, host, port, shown):
-    server = NtpServer.model_validate(text)
+    server = NtpServer.parse_option(text)
     assert (server.host, server.port, str(server)) == (host, port, shown)
 
 
@@ -141,7 +141,7 @@ def test_server_spec(text, host, port, shown):
     ],
 )
 def test_bad_options_are_refused(raw):
-    with pytest.raises(ValidationError):
+    with pytest.raises(OptionsError):
         NtpCheck.from_config(raw)
 
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from portacare.checks import errata_apt, errata_dnf
 from portacare.checks.errata_apt import AptUpdate, ReleaseInfo
+from portacare.checks.options import OptionsError
 from portacare.checks.os_errata import (
     OsErrataCheck,
     OsErrataOptions,
@@ -415,7 +415,7 @@ def test_judge(
     ],
 )
 def test_bad_options_are_refused(raw: dict[str, object], field: str) -> None:
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(OptionsError) as caught:
         OsErrataCheck.from_config(raw)
     assert field in str(caught.value)
 

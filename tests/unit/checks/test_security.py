@@ -7,7 +7,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import ValidationError
 
 from portacare.checks.auth_log import (
     AuthEvent,
@@ -17,6 +16,7 @@ from portacare.checks.auth_log import (
     syslog_time,
 )
 from portacare.checks.firewall import Listener
+from portacare.checks.options import OptionsError, parse_options
 from portacare.checks.result import Status
 from portacare.checks.security import (
     Finding,
@@ -427,7 +427,7 @@ def test_read_uid0_accounts(passwd: str, expected: list[str]) -> None:
     ],
 )
 def test_listener_allowed(listener: Listener, options: dict[str, object], allowed: bool) -> None:
-    assert listener_allowed(listener, SecurityOptions.model_validate(options)) is allowed
+    assert listener_allowed(listener, parse_options(SecurityOptions, options)) is allowed
 
 
 @pytest.mark.parametrize(
@@ -445,8 +445,8 @@ def test_listener_allowed(listener: Listener, options: dict[str, object], allowe
     ],
 )
 def test_options_refuse_bad_config(raw: dict[str, object], message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
-        SecurityOptions.model_validate(raw)
+    with pytest.raises(OptionsError, match=message):
+        parse_options(SecurityOptions, raw)
 
 
 @pytest.mark.parametrize(
