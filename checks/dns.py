@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -59,62 +58,15 @@ VIRTUAL_INTERFACES = (
 )
 
 
-class _ResolverTable(Options):
-    """A resolver written as a table: ``{address = "10.0.0.53", port = 5353}``."""
+class DnsResolver(Options):
+    """A resolver: ``"10.0.0.53"``, ``"10.0.0.53:5353"``, ``"[2001:db8::53]:5353"`` or a table."""
 
     address: Annotated[IPAddressOption, Meta(description="the resolver's IP address")]
     port: Annotated[int, Meta(ge=1, le=65535, description="its port")] = 53
 
-
-class DnsResolver:
-    """A resolver: ``"10.0.0.53"``, ``"10.0.0.53:5353"``, ``"[2001:db8::53]:5353"`` or a table.
-
-    A plain frozen class, not a dataclass: msgspec builds dataclasses itself from a
-    table only, and a resolver is also written as text (see :meth:`parse_option`).
-    """
-
-    __slots__ = ("address", "port")
-    address: IPAddress
-    port: int
-
-    def __init__(self, *, address: IPAddress, port: int = 53) -> None:
-        if not isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
-            raise ValueError(f"address: expected an IP address, got {address!r}")
-        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            raise ValueError(f"port: expected a port from 1 to 65535, got {port!r}")
-        object.__setattr__(self, "address", address)
-        object.__setattr__(self, "port", port)
-
     @classmethod
-    def parse_option(cls, value: object) -> DnsResolver:
-        """A resolver from its text or its table; ValueError saying what is wrong."""
-        if isinstance(value, str):
-            value = parse_resolver(value)
-        elif not isinstance(value, Mapping):
-            raise ValueError(f'expected a resolver like "10.0.0.53:5353" or a table, got {value!r}')
-        table = parse_options(_ResolverTable, value)
-        return cls(address=table.address, port=table.port)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is frozen")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is frozen")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, DnsResolver):
-            return NotImplemented
-        return (self.address, self.port) == (other.address, other.port)
-
-    def __hash__(self) -> int:
-        return hash((self.address, self.port))
-
-    def __reduce__(self) -> tuple[object, tuple[()]]:
-        # copies and pickles rebuild through __init__: assignment is refused
-        return partial(type(self), address=self.address, port=self.port), ()
-
-    def __repr__(self) -> str:
-        return f"DnsResolver(address={self.address!r}, port={self.port!r})"
+    def from_text(cls, text: str) -> dict[str, Any]:
+        return parse_resolver(text)
 
     def __str__(self) -> str:
         host = f"[{self.address}]" if self.address.version == 6 else str(self.address)
@@ -212,7 +164,7 @@ def read_resolv_conf(path: Path) -> list[DnsResolver]:
         words = line.split("#", 1)[0].split(";", 1)[0].split()
         if len(words) >= 2 and words[0] == "nameserver":
             try:
-                resolvers.append(DnsResolver.parse_option(words[1]))
+                resolvers.append(parse_options(DnsResolver, words[1]))
             except ValueError:
                 continue  # not an address: the C library ignores it too
     return resolvers

@@ -30,10 +30,9 @@ import re
 import socket
 import statistics
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -62,64 +61,15 @@ CHRONY_LOCAL_REFID = "7F7F0101"  # chrony's reference ID while serving its own c
 _STATUS_NAMES = Literal["OK", "WARNING", "CRITICAL", "UNKNOWN"]
 
 
-class _ServerTable(Options):
-    """A server written as a table: ``{host = "ntp1.example.net", port = 1123}``."""
+class NtpServer(Options):
+    """One NTP server: ``"host"``, ``"host:port"``, ``"[v6addr]:port"`` or a table."""
 
     host: Annotated[str, Meta(min_length=1, description="name or address")]
     port: Annotated[int, Meta(ge=1, le=65535, description="UDP port")] = 123
 
-
-class NtpServer:
-    """One NTP server: ``"host"``, ``"host:port"``, ``"[v6addr]:port"`` or a table.
-
-    A plain frozen class, not a dataclass: msgspec builds dataclasses itself from a
-    table only, and a server is also written as text (see :meth:`parse_option`).
-    """
-
-    __slots__ = ("host", "port")
-    host: str
-    port: int
-
-    def __init__(self, *, host: str, port: int = 123) -> None:
-        if not isinstance(host, str) or not host:
-            raise ValueError(f"host: expected a name or address, got {host!r}")
-        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            raise ValueError(f"port: expected a port from 1 to 65535, got {port!r}")
-        object.__setattr__(self, "host", host)
-        object.__setattr__(self, "port", port)
-
     @classmethod
-    def parse_option(cls, value: object) -> NtpServer:
-        """A server from its text or its table; ValueError saying what is wrong."""
-        if isinstance(value, str):
-            value = parse_server(value)
-        elif not isinstance(value, Mapping):
-            raise ValueError(
-                f'expected a server like "ntp1.example.net:123" or a table, got {value!r}'
-            )
-        table = parse_options(_ServerTable, value)
-        return cls(host=table.host, port=table.port)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is frozen")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is frozen")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, NtpServer):
-            return NotImplemented
-        return (self.host, self.port) == (other.host, other.port)
-
-    def __hash__(self) -> int:
-        return hash((self.host, self.port))
-
-    def __reduce__(self) -> tuple[object, tuple[()]]:
-        # copies and pickles rebuild through __init__: assignment is refused
-        return partial(type(self), host=self.host, port=self.port), ()
-
-    def __repr__(self) -> str:
-        return f"NtpServer(host={self.host!r}, port={self.port!r})"
+    def from_text(cls, text: str) -> dict[str, Any]:
+        return parse_server(text)
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -264,8 +214,8 @@ def parse_ntp_conf(text: str) -> list[NtpServer]:
             continue
         port = options[options.index("port") + 1] if "port" in options[:-1] else "123"
         try:
-            servers.append(NtpServer(host=host, port=int(port)))
-        except ValueError:
+            servers.append(parse_options(NtpServer, {"host": host, "port": int(port)}))
+        except ValueError:  # OptionsError too: a port out of range
             log.warning("ntp: ignoring unusable line %r", line)
     return servers
 

@@ -20,13 +20,18 @@ bench/agent.py). msgspec validates the same TOML tables in C for about 1 MB.
 for a float, a string for a path, ``"10MB"`` for a size) and, when a table is
 wrong, reports every wrong key at once as :class:`OptionsError`, as a user fixing
 a configuration file wants. Types msgspec does not know (``Path``, :class:`ByteSize`,
-IP addresses, or a check's own) are built by a ``parse_option`` class method; such a
-type is a plain class (msgspec would read a dataclass as a table only)::
+IP addresses, or a check's own) are built by a ``parse_option`` class method (a plain
+class: msgspec reads a dataclass as a table only). A table users may also write as one
+line of text gives a ``from_text`` class method returning the table::
 
-    class Server:
+    class Server(Options):                      # "ntp1:123" or {host = "ntp1", port = 123}
+        host: Annotated[str, Meta(min_length=1)]
+        port: Annotated[int, Meta(ge=1, le=65535)] = 123
+
         @classmethod
-        def parse_option(cls, value: object) -> Server:  # "host:port" or a table
-            ...
+        def from_text(cls, text: str) -> dict[str, Any]:
+            host, _, port = text.rpartition(":")
+            return {"host": host, "port": int(port)} if host else {"host": text}
 """
 
 from __future__ import annotations
@@ -192,11 +197,56 @@ def _build_custom(kind: type, value: Any) -> Any:
 
 def parse_options(model: type[OptionsT], raw: Any) -> OptionsT:
     """``raw`` (a parsed TOML table) as ``model``, or OptionsError naming every wrong key."""
-    try:
-        return msgspec.convert(raw, model, strict=False, dec_hook=_build_custom)
-    except msgspec.ValidationError as exc:
-        problems = _every_problem(model, raw) if isinstance(raw, Mapping) else []
-        raise OptionsError(problems or [_problem(str(exc))]) from None
+    written: list[Problem] = []
+    raw = _tables_from_text(model, raw, "", written)
+    failure = Problem("", "invalid")
+    if not written:
+        try:
+            return msgspec.convert(raw, model, strict=False, dec_hook=_build_custom)
+        except msgspec.ValidationError as exc:
+            failure = _problem(str(exc))
+    seen = {problem.location for problem in written}
+    found = _every_problem(model, raw) if isinstance(raw, Mapping) else []
+    problems = written + [problem for problem in found if problem.location not in seen]
+    raise OptionsError(problems or [failure])
+
+
+def _tables_from_text(kind: Any, value: Any, where: str, problems: list[Problem]) -> Any:
+    """``value`` with each table written as text (a struct with ``from_text``) as its table.
+
+    A text that does not read is left as it is, its problem added to ``problems``.
+    """
+    inner = _unwrap(kind, value)
+    if isinstance(value, str):
+        from_text = getattr(inner, "from_text", None)
+        if from_text is None:
+            return value
+        try:
+            return from_text(value)
+        except ValueError as exc:
+            problems.append(Problem(where, str(exc)))
+            return value
+    if isinstance(value, list) and get_origin(inner) is list:
+        entry = get_args(inner)[0]
+        return [
+            _tables_from_text(entry, item, f"{where}[{i}]", problems)
+            for i, item in enumerate(value)
+        ]
+    if isinstance(value, Mapping) and get_origin(inner) is dict:
+        entry = get_args(inner)[1]
+        return {
+            key: _tables_from_text(entry, item, _join(where, str(key)), problems)
+            for key, item in value.items()
+        }
+    if isinstance(value, Mapping) and isinstance(inner, type) and issubclass(inner, msgspec.Struct):
+        fields = {f.encode_name: f.type for f in msgspec.structs.fields(inner)}
+        return {
+            key: _tables_from_text(fields[key], item, _join(where, str(key)), problems)
+            if key in fields
+            else item
+            for key, item in value.items()
+        }
+    return value
 
 
 def _every_problem(model: type, raw: Mapping[str, Any], where: str = "") -> list[Problem]:

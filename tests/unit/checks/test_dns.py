@@ -24,7 +24,7 @@ from portacare.checks.dns import (
     reverse_candidates,
     split_local,
 )
-from portacare.checks.options import OptionsError
+from portacare.checks.options import OptionsError, parse_options
 
 ip = ipaddress.ip_address
 LOCAL = {ip("192.0.2.2"), ip("2001:db8::2"), ip("127.0.0.1")}
@@ -44,7 +44,7 @@ HOST = "sw1.example.net"
     ],
 )
 def test_resolver_spec(text, address, port, shown):
-    resolver = DnsResolver.parse_option(text)
+    resolver = parse_options(DnsResolver, text)
     assert (str(resolver.address), resolver.port, str(resolver)) == (address, port, shown)
 
 
@@ -151,7 +151,7 @@ def test_split_local(exclude, kept):
 
 
 def _probe(text: str, ok: bool) -> ResolverReading:
-    return ResolverReading(DnsResolver.parse_option(text), ok, f"{text} said so", 1.0)
+    return ResolverReading(parse_options(DnsResolver, text), ok, f"{text} said so", 1.0)
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,7 @@ def reading(offset: float | None = 0.0, **kwargs: Any) -> ServerReading:
     ],
 )
 def test_server_spec(text, host, port, shown):
-    server = NtpServer.parse_option(text)
+    server = parse_options(NtpServer, text)
     assert (server.host, server.port, str(server)) == (host, port, shown)
 
 

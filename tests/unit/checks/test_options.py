@@ -19,29 +19,18 @@ from portacare.checks.options import (
 )
 
 
-class _Server:
-    """A custom option type: ``"host:port"`` or a table (a plain class, not a dataclass)."""
+class _Server(Options):
+    """A table that may be written as text: ``"host:port"``."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Server) and (self.host, self.port) == (other.host, other.port)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    @classmethod
-    def parse_option(cls, value: object) -> _Server:
-        if isinstance(value, str):
-            host, _, port = value.partition(":")
-            return cls(host, int(port or 123))
-        table = parse_options(_ServerTable, value)
-        return cls(table.host, table.port)
-
-
-class _ServerTable(Options):
     host: Annotated[str, Meta(min_length=1)]
     port: Annotated[int, Meta(ge=1, le=65535)] = 123
+
+    @classmethod
+    def from_text(cls, text: str) -> dict[str, object]:
+        host, _, port = text.partition(":")
+        if port and not port.isdigit():
+            raise ValueError(f"bad server {text!r}: port {port!r} is not a number")
+        return {"host": host, "port": int(port)} if port else {"host": host}
 
 
 class _Limits(Options):
@@ -84,7 +73,7 @@ def test_a_good_table_is_converted_with_the_types_toml_cannot_write() -> None:
     assert got.size == 10_000_000 and isinstance(got.size, ByteSize)
     assert got.where == Path("/srv")
     assert got.address == ipaddress.ip_address("2001:db8::1")
-    assert got.servers == [_Server("ntp1", 4123), _Server("ntp2", 123)]
+    assert got.servers == [_Server(host="ntp1", port=4123), _Server(host="ntp2", port=123)]
 
 
 def test_every_wrong_key_is_named_at_once() -> None:
@@ -94,13 +83,22 @@ def test_every_wrong_key_is_named_at_once() -> None:
             {"limit": 0, "size": "lots", "address": "10.0.0.300", "servers": [{"port": 0}], "x": 1},
         )
     problems = {p.location: p.message for p in caught.value.problems}
-    assert set(problems) == {"x", "name", "limit", "size", "address", "servers[0]"}
+    assert set(problems) == {
+        "x",
+        "name",
+        "limit",
+        "size",
+        "address",
+        "servers[0].host",
+        "servers[0].port",
+    }
     assert problems["x"] == "unknown option"
     assert problems["name"] == "required option missing"
     assert problems["limit"] == "Expected `float` > 0.0"
     assert "'lots' is not a size" in problems["size"]
     assert "'10.0.0.300' is not an IPv4 or IPv6 address" in problems["address"]
-    assert "host" in problems["servers[0]"]
+    assert problems["servers[0].host"] == "required option missing"
+    assert problems["servers[0].port"] == "Expected `int` >= 1"
 
 
 def test_a_value_outside_its_choices_is_refused_naming_them() -> None:
@@ -117,7 +115,7 @@ def test_a_wrong_entry_is_named_by_its_key_and_index() -> None:
             _Sample,
             {
                 "name": "x",
-                "servers": ["ntp1:1", {"host": ""}, "ntp3:3", {"port": 0}],
+                "servers": ["ntp1:1", {"host": ""}, "ntp3:x", {"host": "n", "port": 0}],
                 "mounts": {
                     "/": {},
                     "/var": {"critical": 101, "typo": 1},
@@ -127,14 +125,22 @@ def test_a_wrong_entry_is_named_by_its_key_and_index() -> None:
         )
     problems = {p.location: p.message for p in caught.value.problems}
     assert set(problems) == {
-        "servers[1]",
-        "servers[3]",
+        "servers[1].host",
+        "servers[2]",
+        "servers[3].port",
         "mounts./var.critical",
         "mounts./var.typo",
         "mounts./srv",
     }
     assert problems["mounts./var.critical"] == "Expected `float` <= 100.0"
     assert problems["mounts./srv"] == "warning above critical"
+    assert problems["servers[2]"] == "bad server 'ntp3:x': port 'x' is not a number"
+
+
+def test_a_table_written_as_text_reads_at_the_top_too() -> None:
+    assert parse_options(_Server, "ntp1:9") == _Server(host="ntp1", port=9)
+    with pytest.raises(OptionsError, match="port 'x' is not a number"):
+        parse_options(_Server, "ntp1:x")
 
 
 def test_a_rule_across_keys_is_reported_for_the_table() -> None:
