@@ -27,6 +27,7 @@ from .background import BackgroundJobs
 from .dashboard import router as dashboard_router
 from .db import make_engine, make_sessionmaker
 from .errors import Conflict, InvalidRequest, NotFound, Unavailable
+from .heap import settle_for_serving
 from .loop_commit import LoopIngest
 from .schema import upgrade_schema
 from .settings import Settings, load_settings
@@ -48,7 +49,9 @@ def worker_app() -> FastAPI:
     settings from the environment, as for ``serve`` itself.
     """
     path = os.environ.get(WORKER_CONFIG_ENV)
-    return create_app(load_settings(Path(path) if path else None, os.environ), migrate=False)
+    app = create_app(load_settings(Path(path) if path else None, os.environ), migrate=False)
+    settle_for_serving()  # a serving process: see heap.py
+    return app
 
 
 def create_app(

@@ -108,10 +108,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import WORKER_CONFIG_ENV, create_app
+    from .heap import settle_for_serving
 
     options: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "info"}
     if args.workers == 1:
-        uvicorn.run(create_app(settings), access_log=False, **options)
+        app = create_app(settings)
+        settle_for_serving()
+        uvicorn.run(app, access_log=False, **options)
         return 0
     # several interpreters on one port: each takes requests with its own event loop and
     # group commits; what must happen once (one ticket, one delivery, one sweep's work) is
