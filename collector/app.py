@@ -23,6 +23,7 @@ from portacare import __version__
 from portacare.checks import utc_now
 
 from .api import customers, hosts, results, silences, ticket_actions, tickets
+from .api.results_door import ResultsDoor
 from .background import BackgroundJobs
 from .dashboard import router as dashboard_router
 from .db import make_engine, make_sessionmaker
@@ -93,6 +94,7 @@ def create_app(
     for module in (results, hosts, tickets, ticket_actions, silences, customers):
         app.include_router(module.router)
     app.include_router(dashboard_router)
+    app.add_middleware(ResultsDoor, fastapi=app)  # the agents' door, past routing layers
     _install_error_handlers(app)
     _document_wire_contract(app)
 

@@ -13,6 +13,8 @@ from ..wire import BatchAccepted, BatchIn
 from .deps import agent_principal, principal_from
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
+#: where agents post; served by ``results_door.ResultsDoor`` ahead of FastAPI's routing
+RESULTS_PATH = "/api/v1/results"
 
 _BODY_SCHEMA = {
     "requestBody": {

@@ -199,3 +199,11 @@ def test_a_metric_that_is_not_a_finite_number_is_422(collector: Collector) -> No
         assert response.status_code == 422, (value, response.text)
         assert response.json()["detail"][0]["field"] == "results.0.metrics.load"
     assert _count(collector, Result) == 0
+
+
+def test_the_results_door_serves_only_posts_and_passes_the_rest_on(collector: Collector) -> None:
+    # ResultsDoor answers POST on the path itself; anything else there is FastAPI's to answer
+    assert collector.client.get("/api/v1/results").status_code == 405
+    unexpected = collector.client.put("/api/v1/results", json={})
+    assert unexpected.status_code == 405
+    assert unexpected.headers["allow"] == "POST"
