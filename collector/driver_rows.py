@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -98,6 +99,24 @@ def _json_value(value: Any) -> Any:
 
 def _quoted(names: Iterable[str]) -> list[str]:
     return [f'"{name}"' for name in names]
+
+
+class _RowCodec:
+    """A row's columns taken at once (one C call), then only those that need it converted.
+
+    Most columns pass as they are (ids, names, numbers, text); calling a do-nothing
+    function for each of them was a fifth of reading and writing a state.
+    """
+
+    def __init__(self, take: Callable[[Any], Any], codecs: Sequence[Callable[[Any], Any]]) -> None:
+        self.take = take
+        self.coded = tuple((i, c) for i, c in enumerate(codecs) if c is not _same)
+
+    def __call__(self, source: Any) -> tuple[Any, ...]:
+        values = list(self.take(source))
+        for index, convert in self.coded:
+            values[index] = convert(values[index])
+        return tuple(values)
 
 
 def _utc_text(value: datetime) -> str:
@@ -202,7 +221,21 @@ class DriverRows:
         self._batch_in = list(zip(_BATCH_COLUMNS, self._encoders(_BATCH_COLUMNS), strict=True))
         self._host_in = list(zip(HOST_VALUES, self._encoders(HOST_VALUES), strict=True))
         self._state_out = self._decoders(_STATE_COLUMNS)
+        # SQLite's executemany rows and the states read back, column by column as above
+        self._result_row = self._row_codec(itemgetter(*_RESULT_COLUMNS), self._result_in)
+        self._batch_row = self._row_codec(itemgetter(*_BATCH_COLUMNS), self._batch_in)
+        host_columns = [*self._host_in, ("host_id", _same)]
+        self._host_row = self._row_codec(itemgetter(*HOST_VALUES, "host_id"), host_columns)
+        state_columns = [*self._state_in, ("host_id", _same), ("check", _same)]
+        self._state_row = self._row_codec(attrgetter(*_STATE_VALUES, *_STATE_KEY), state_columns)
+        self._state_read = _RowCodec(tuple, self._state_out)
         self._time_texts: dict[datetime, str] = {}
+
+    @staticmethod
+    def _row_codec(
+        take: Callable[[Any], Any], columns: Sequence[tuple[str, Callable[[Any], Any]]]
+    ) -> _RowCodec:
+        return _RowCodec(take, [encode for _, encode in columns])
 
     # -- values: one encoder/decoder per column, chosen once ------------------------------
     def _time_in(self, value: datetime | None) -> Any:
@@ -261,36 +294,27 @@ class DriverRows:
     # -- statements -----------------------------------------------------------------------
     def insert_results(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         """SQLite: write history rows (dicts keyed by column name)."""
-        self._write_rows(session, self._insert_results, self._result_in, rows)
+        self._write_rows(session, self._insert_results, self._result_row, rows)
 
     def insert_batches(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         """SQLite: write received batch ids (dicts keyed by column name)."""
-        self._write_rows(session, self._insert_batches, self._batch_in, rows)
+        self._write_rows(session, self._insert_batches, self._batch_row, rows)
 
     def update_hosts(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         """SQLite: write back hosts' ``HOST_VALUES`` (dicts by column name, and ``host_id``)."""
-        self._write_rows(session, self._update_hosts, [*self._host_in, ("host_id", _same)], rows)
+        self._write_rows(session, self._update_hosts, self._host_row, rows)
 
     @staticmethod
     def _write_rows(
-        session: Session,
-        statement: str,
-        encoders: Sequence[tuple[str, Callable[[Any], Any]]],
-        rows: Sequence[dict[str, Any]],
+        session: Session, statement: str, encode: _RowCodec, rows: Sequence[Any]
     ) -> None:
         if rows:
-            # tuples: SQLAlchemy takes a list of tuples as executemany; listcomps beat generators
-            params = [tuple([encode(row[c]) for c, encode in encoders]) for row in rows]
-            session.connection().exec_driver_sql(statement, params)
+            # tuples: SQLAlchemy takes a list of tuples as executemany
+            session.connection().exec_driver_sql(statement, [encode(row) for row in rows])
 
     def update_states(self, session: Session, states: Sequence[StateRow]) -> None:
         """SQLite: write back latest states that already exist."""
-        if states:
-            params = [
-                (*[encode(getattr(s, c)) for c, encode in self._state_in], s.host_id, s.check)
-                for s in states
-            ]
-            session.connection().exec_driver_sql(self._update_states, params)
+        self._write_rows(session, self._update_states, self._state_row, states)
 
     def write_group(
         self,
@@ -355,8 +379,5 @@ class DriverRows:
     def read_states(self, session: Session, host_ids: Sequence[int]) -> list[StateRow]:
         """The latest states of ``host_ids`` (locked for update on PostgreSQL)."""
         rows = self._select(session, self._select_states, host_ids)
-        decoders = self._state_out
-        return [
-            StateRow(*[decode(value) for decode, value in zip(decoders, row, strict=True)])
-            for row in rows
-        ]
+        decode = self._state_read
+        return [StateRow(*decode(row)) for row in rows]
