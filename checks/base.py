@@ -15,8 +15,9 @@ A check is one class with a typed options model and one ``run()``::
             return CheckResult(status, f"up {days} days", {"uptime_days": days})
 
 Options are msgspec structs (see :mod:`portacare.checks.options` for why, and
-for the types it adds: sizes, paths, IP addresses). Checks never catch their own unexpected errors: the runner turns any exception
-or timeout into ``UNKNOWN`` with the reason, so every check fails the same way.
+for the types it adds: sizes, paths, IP addresses). Checks never catch their own
+unexpected errors: the runner turns any exception or timeout into ``UNKNOWN`` with
+the reason, so every check fails the same way.
 Everything a check reads from the host that a test would want to replace (paths,
 commands, the clock, stored state) comes through its options or its context.
 """
