@@ -127,7 +127,7 @@ class OptionsError(ValueError):
 class ByteSize(int):
     """A number of bytes, written as ``1048576``, ``"10MB"`` (10^7) or ``"1GiB"`` (2^30)."""
 
-    _UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
+    _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
     _TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)b?\s*$", re.IGNORECASE)
 
     @classmethod
