@@ -221,21 +221,23 @@ class DriverRows:
         self._batch_in = list(zip(_BATCH_COLUMNS, self._encoders(_BATCH_COLUMNS), strict=True))
         self._host_in = list(zip(HOST_VALUES, self._encoders(HOST_VALUES), strict=True))
         self._state_out = self._decoders(_STATE_COLUMNS)
-        # SQLite's executemany rows and the states read back, column by column as above
-        self._result_row = self._row_codec(itemgetter(*_RESULT_COLUMNS), self._result_in)
-        self._batch_row = self._row_codec(itemgetter(*_BATCH_COLUMNS), self._batch_in)
-        host_columns = [*self._host_in, ("host_id", _same)]
-        self._host_row = self._row_codec(itemgetter(*HOST_VALUES, "host_id"), host_columns)
-        state_columns = [*self._state_in, ("host_id", _same), ("check", _same)]
-        self._state_row = self._row_codec(attrgetter(*_STATE_VALUES, *_STATE_KEY), state_columns)
+        # SQLite's executemany rows (dicts by column name, states by attribute) and rows read
+        self._result_row = self._row_codec(itemgetter, self._result_in)
+        self._batch_row = self._row_codec(itemgetter, self._batch_in)
+        self._host_row = self._row_codec(itemgetter, [*self._host_in, ("host_id", _same)])
+        keyed_states = [*self._state_in, *((key, _same) for key in _STATE_KEY)]
+        self._state_row = self._row_codec(attrgetter, keyed_states)
         self._state_read = _RowCodec(tuple, self._state_out)
+        self._host_read = _RowCodec(tuple, self._host_out)
         self._time_texts: dict[datetime, str] = {}
 
     @staticmethod
     def _row_codec(
-        take: Callable[[Any], Any], columns: Sequence[tuple[str, Callable[[Any], Any]]]
+        getter: Callable[..., Callable[[Any], Any]],
+        columns: Sequence[tuple[str, Callable[[Any], Any]]],
     ) -> _RowCodec:
-        return _RowCodec(take, [encode for _, encode in columns])
+        """The codec of ``columns`` (name, encoder), taken with ``getter`` (item or attribute)."""
+        return _RowCodec(getter(*[name for name, _ in columns]), [code for _, code in columns])
 
     # -- values: one encoder/decoder per column, chosen once ------------------------------
     def _time_in(self, value: datetime | None) -> Any:
@@ -352,11 +354,8 @@ class DriverRows:
     def read_hosts(self, session: Session, host_ids: Sequence[int]) -> list[dict[str, Any]]:
         """The bulk path's columns of ``host_ids`` (``HOST_READ``), by id; locked on PostgreSQL."""
         rows = self._select(session, self._select_hosts, host_ids)
-        decoders = self._host_out
-        return [
-            dict(zip(HOST_READ, [d(v) for d, v in zip(decoders, row, strict=True)], strict=True))
-            for row in rows
-        ]
+        decode = self._host_read
+        return [dict(zip(HOST_READ, decode(row), strict=True)) for row in rows]
 
     def read_open_tickets(self, session: Session, host_ids: Sequence[int]) -> list[Any]:
         """(host_id, check) of every open ticket of ``host_ids``."""
