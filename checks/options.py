@@ -216,37 +216,20 @@ def _tables_from_text(kind: Any, value: Any, where: str, problems: list[Problem]
 
     A text that does not read is left as it is, its problem added to ``problems``.
     """
-    inner = _unwrap(kind, value)
-    if isinstance(value, str):
-        from_text = getattr(inner, "from_text", None)
-        if from_text is None:
+    entries = _entries(kind, value, where)
+    if entries is None:
+        from_text = getattr(_unwrap(kind, value), "from_text", None)
+        if not isinstance(value, str) or from_text is None:
             return value
         try:
             return from_text(value)
         except ValueError as exc:
             problems.append(Problem(where, str(exc)))
             return value
-    if isinstance(value, list) and get_origin(inner) is list:
-        entry = get_args(inner)[0]
-        return [
-            _tables_from_text(entry, item, f"{where}[{i}]", problems)
-            for i, item in enumerate(value)
-        ]
-    if isinstance(value, Mapping) and get_origin(inner) is dict:
-        entry = get_args(inner)[1]
-        return {
-            key: _tables_from_text(entry, item, _join(where, str(key)), problems)
-            for key, item in value.items()
-        }
-    if isinstance(value, Mapping) and isinstance(inner, type) and issubclass(inner, msgspec.Struct):
-        fields = {f.encode_name: f.type for f in msgspec.structs.fields(inner)}
-        return {
-            key: _tables_from_text(fields[key], item, _join(where, str(key)), problems)
-            if key in fields
-            else item
-            for key, item in value.items()
-        }
-    return value
+    read = {key: _tables_from_text(k, item, at, problems) for key, k, item, at in entries}
+    if isinstance(value, list):
+        return [read[index] for index in range(len(value))]
+    return {key: read.get(key, item) for key, item in value.items()}  # unknown keys as given
 
 
 def _every_problem(model: type, raw: Mapping[str, Any], where: str = "") -> list[Problem]:
@@ -260,9 +243,8 @@ def _every_problem(model: type, raw: Mapping[str, Any], where: str = "") -> list
         for name, info in fields.items()
         if info.required and name not in raw
     ]
-    for key, value in raw.items():
-        if key in fields:
-            problems += _value_problems(_join(where, str(key)), value, fields[key].type)
+    for _, kind, value, at in _entries(model, raw, where) or []:
+        problems += _value_problems(at, value, kind)
     return problems
 
 
@@ -275,16 +257,11 @@ def _value_problems(where: str, value: Any, kind: Any) -> list[Problem]:
         whole = _problem(str(exc))
     inner = _unwrap(kind, value)
     found: list[Problem] = []
-    if isinstance(inner, type) and issubclass(inner, msgspec.Struct) and isinstance(value, Mapping):
-        found = _every_problem(inner, value, where)
-    elif get_origin(inner) is dict and isinstance(value, Mapping):
-        entry = get_args(inner)[1]
-        for key, item in value.items():
-            found += _value_problems(_join(where, str(key)), item, entry)
-    elif get_origin(inner) is list and isinstance(value, list):
-        entry = get_args(inner)[0]
-        for index, item in enumerate(value):
-            found += _value_problems(f"{where}[{index}]", item, entry)
+    if _is_struct(inner) and isinstance(value, Mapping):
+        found = _every_problem(inner, value, where)  # unknown and missing keys too
+    else:
+        for _, entry, item, at in _entries(kind, value, where) or []:
+            found += _value_problems(at, item, entry)
     if found:
         return found
     message = whole.message
@@ -292,6 +269,34 @@ def _value_problems(where: str, value: Any, kind: Any) -> list[Problem]:
     if message.startswith("Invalid enum value") and choices:
         message += f" (expected {' or '.join(map(repr, choices))})"
     return [Problem(_join(where, whole.location), message)]
+
+
+def _entries(kind: Any, value: Any, where: str) -> list[tuple[Any, Any, Any, str]] | None:
+    """(key, declared type, value, location) of each entry of a list, table or struct value.
+
+    None for a single value; a struct's keys it does not declare are not among them.
+    """
+    inner = _unwrap(kind, value)
+    if isinstance(value, list) and get_origin(inner) is list:
+        entry = get_args(inner)[0]
+        return [(index, entry, item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if not isinstance(value, Mapping):
+        return None
+    if get_origin(inner) is dict:
+        entry = get_args(inner)[1]
+        return [(key, entry, item, _join(where, str(key))) for key, item in value.items()]
+    if _is_struct(inner):
+        fields = {f.encode_name: f.type for f in msgspec.structs.fields(inner)}
+        return [
+            (key, fields[key], item, _join(where, str(key)))
+            for key, item in value.items()
+            if key in fields
+        ]
+    return None
+
+
+def _is_struct(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, msgspec.Struct)
 
 
 def _unwrap(kind: Any, value: Any) -> Any:

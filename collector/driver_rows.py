@@ -215,20 +215,21 @@ class DriverRows:
             f" AND state IN ({open_states})"
         )
         self._select_known_batches = "SELECT batch_id FROM batches WHERE batch_id {among}"
-        self._host_out = self._decoders(HOST_READ)
-        self._result_in = list(zip(_RESULT_COLUMNS, self._encoders(_RESULT_COLUMNS), strict=True))
-        self._state_in = list(zip(_STATE_VALUES, self._encoders(_STATE_VALUES), strict=True))
-        self._batch_in = list(zip(_BATCH_COLUMNS, self._encoders(_BATCH_COLUMNS), strict=True))
-        self._host_in = list(zip(HOST_VALUES, self._encoders(HOST_VALUES), strict=True))
-        self._state_out = self._decoders(_STATE_COLUMNS)
+
+        def encoded(columns: Sequence[str]) -> list[tuple[str, Callable[[Any], Any]]]:
+            return list(zip(columns, self._encoders(columns), strict=True))
+
+        # PostgreSQL's JSON rows are built from these two pairs; SQLite's rows from codecs
+        self._result_in = encoded(_RESULT_COLUMNS)
+        self._state_in = encoded(_STATE_VALUES)
         # SQLite's executemany rows (dicts by column name, states by attribute) and rows read
         self._result_row = self._row_codec(itemgetter, self._result_in)
-        self._batch_row = self._row_codec(itemgetter, self._batch_in)
-        self._host_row = self._row_codec(itemgetter, [*self._host_in, ("host_id", _same)])
+        self._batch_row = self._row_codec(itemgetter, encoded(_BATCH_COLUMNS))
+        self._host_row = self._row_codec(itemgetter, [*encoded(HOST_VALUES), ("host_id", _same)])
         keyed_states = [*self._state_in, *((key, _same) for key in _STATE_KEY)]
         self._state_row = self._row_codec(attrgetter, keyed_states)
-        self._state_read = _RowCodec(tuple, self._state_out)
-        self._host_read = _RowCodec(tuple, self._host_out)
+        self._state_read = _RowCodec(tuple, self._decoders(_STATE_COLUMNS))
+        self._host_read = _RowCodec(tuple, self._decoders(HOST_READ))
         self._time_texts: dict[datetime, str] = {}
 
     @staticmethod
