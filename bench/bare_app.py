@@ -3,8 +3,8 @@
     python -m bench.bare_app --port 8000                      # validate only
     python -m bench.bare_app --port 8000 --insert sqlite:///x  # and one INSERT per batch
 
-``validate``: reads the body, validates it with the collector's own ``BatchIn``
-model, answers 202 as the collector does, and stores nothing; what FastAPI and
+``validate``: reads the body, decodes it as the collector does (``wire.decode_batch``,
+into its ``BatchIn``), answers 202 as the collector does, and stores nothing; what FastAPI and
 uvicorn (one worker) cost on this machine before the collector does any work.
 ``--insert``: also writes the batch's rows into one table in one transaction
 (SQLAlchemy Core, the collector's engine settings): the cost of a plain
@@ -18,7 +18,6 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
-from pydantic import ValidationError
 from sqlalchemy import (
     JSON,
     Column,
@@ -35,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from portacare.checks import utc_now
 from portacare.collector.db import make_engine
-from portacare.collector.wire import BatchAccepted, BatchIn
+from portacare.collector.wire import BatchIn, WireError, decode_batch
 
 metadata = MetaData()
 rows_table = Table(
@@ -86,17 +85,17 @@ def build_app(database_url: str | None = None) -> FastAPI:
         metadata.create_all(engine)
 
     @app.post("/api/v1/results", status_code=202)
-    async def results(request: Request) -> BatchAccepted:
+    async def results(request: Request) -> dict[str, int | bool]:
         if not request.headers.get("authorization", "").startswith("Bearer "):
             raise HTTPException(401, "missing bearer token")
         body = await request.body()
         try:
-            batch = BatchIn.model_validate_json(body)
-        except ValidationError as exc:
+            batch = decode_batch(body)
+        except WireError as exc:
             raise HTTPException(422, str(exc)) from exc
         if engine is not None:
             await run_in_threadpool(store_batch, engine, batch)
-        return BatchAccepted(accepted=len(batch.results), duplicate=False)
+        return {"accepted": len(batch.results), "duplicate": False}
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -23,7 +23,7 @@ from portacare.collector.db import make_engine, make_sessionmaker, transaction
 from portacare.collector.schema import upgrade_schema
 from portacare.collector.settings import Settings
 from portacare.collector.tokens import authenticate, issue_agent_token
-from portacare.collector.wire import BatchIn
+from portacare.collector.wire import BatchIn, batch_from
 
 
 def _batch(host: str, size: int, at: Any) -> BatchIn:
@@ -37,7 +37,7 @@ def _batch(host: str, size: int, at: Any) -> BatchIn:
         }
         for i in range(size)
     ]
-    return BatchIn.model_validate(
+    return batch_from(
         {
             "host": host,
             "batch_id": uuid.uuid4().hex,

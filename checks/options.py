@@ -40,23 +40,13 @@ import ipaddress
 import re
 from abc import ABC
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from types import UnionType
-from typing import (
-    TYPE_CHECKING,
-    Annotated,
-    Any,
-    Literal,
-    TypeAlias,
-    TypeVar,
-    Union,
-    get_args,
-    get_origin,
-)
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import msgspec
 from msgspec import Meta, field
+
+from .struct_problems import Problem, ProblemFinder, unwrap
 
 __all__ = [
     "ByteSize",
@@ -103,17 +93,6 @@ else:
         Unknown keys are refused so a typo in the agent's TOML is an error at start-up,
         not a silently ignored threshold. Fields are keyword-only: a table has no order.
         """
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in a table: where (``""`` for the table itself) and what."""
-
-    location: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.message}" if self.location else self.message
 
 
 class OptionsError(ValueError):
@@ -195,6 +174,14 @@ def _build_custom(kind: type, value: Any) -> Any:
     return parse(value)
 
 
+_FINDER = ProblemFinder(
+    strict=False,  # TOML's integer for a float, a string for a path or size
+    dec_hook=_build_custom,
+    unknown_key="unknown option",
+    missing_key="required option missing",
+)
+
+
 def parse_options(model: type[OptionsT], raw: Any) -> OptionsT:
     """``raw`` (a parsed TOML table) as ``model``, or OptionsError naming every wrong key."""
     written: list[Problem] = []
@@ -202,11 +189,11 @@ def parse_options(model: type[OptionsT], raw: Any) -> OptionsT:
     failure = Problem("", "invalid")
     if not written:
         try:
-            return msgspec.convert(raw, model, strict=False, dec_hook=_build_custom)
+            return _FINDER.convert(raw, model)  # type: ignore[no-any-return]
         except msgspec.ValidationError as exc:
-            failure = _problem(str(exc))
+            failure = _FINDER.problem(str(exc))
     seen = {problem.location for problem in written}
-    found = _every_problem(model, raw) if isinstance(raw, Mapping) else []
+    found = _FINDER.every_problem(model, raw) if isinstance(raw, Mapping) else []
     problems = written + [problem for problem in found if problem.location not in seen]
     raise OptionsError(problems or [failure])
 
@@ -216,9 +203,9 @@ def _tables_from_text(kind: Any, value: Any, where: str, problems: list[Problem]
 
     A text that does not read is left as it is, its problem added to ``problems``.
     """
-    entries = _entries(kind, value, where)
+    entries = _FINDER.entries(kind, value, where)
     if entries is None:
-        from_text = getattr(_unwrap(kind, value), "from_text", None)
+        from_text = getattr(unwrap(kind, value), "from_text", None)
         if not isinstance(value, str) or from_text is None:
             return value
         try:
@@ -230,106 +217,3 @@ def _tables_from_text(kind: Any, value: Any, where: str, problems: list[Problem]
     if isinstance(value, list):
         return [read[index] for index in range(len(value))]
     return {key: read.get(key, item) for key, item in value.items()}  # unknown keys as given
-
-
-def _every_problem(model: type, raw: Mapping[str, Any], where: str = "") -> list[Problem]:
-    """Each key of ``raw`` checked on its own: msgspec itself stops at the first problem."""
-    fields = {f.encode_name: f for f in msgspec.structs.fields(model)}
-    problems = [
-        Problem(_join(where, str(key)), "unknown option") for key in raw if key not in fields
-    ]
-    problems += [
-        Problem(_join(where, name), "required option missing")
-        for name, info in fields.items()
-        if info.required and name not in raw
-    ]
-    for _, kind, value, at in _entries(model, raw, where) or []:
-        problems += _value_problems(at, value, kind)
-    return problems
-
-
-def _value_problems(where: str, value: Any, kind: Any) -> list[Problem]:
-    """What is wrong with one value, down to the entry of a table or list that is wrong."""
-    try:
-        msgspec.convert(value, kind, strict=False, dec_hook=_build_custom)
-        return []
-    except msgspec.ValidationError as exc:
-        whole = _problem(str(exc))
-    inner = _unwrap(kind, value)
-    found: list[Problem] = []
-    if _is_struct(inner) and isinstance(value, Mapping):
-        found = _every_problem(inner, value, where)  # unknown and missing keys too
-    else:
-        for _, entry, item, at in _entries(kind, value, where) or []:
-            found += _value_problems(at, item, entry)
-    if found:
-        return found
-    message = whole.message
-    choices = _choices(kind)
-    if message.startswith("Invalid enum value") and choices:
-        message += f" (expected {' or '.join(map(repr, choices))})"
-    return [Problem(_join(where, whole.location), message)]
-
-
-def _entries(kind: Any, value: Any, where: str) -> list[tuple[Any, Any, Any, str]] | None:
-    """(key, declared type, value, location) of each entry of a list, table or struct value.
-
-    None for a single value; a struct's keys it does not declare are not among them.
-    """
-    inner = _unwrap(kind, value)
-    if isinstance(value, list) and get_origin(inner) is list:
-        entry = get_args(inner)[0]
-        return [(index, entry, item, f"{where}[{index}]") for index, item in enumerate(value)]
-    if not isinstance(value, Mapping):
-        return None
-    if get_origin(inner) is dict:
-        entry = get_args(inner)[1]
-        return [(key, entry, item, _join(where, str(key))) for key, item in value.items()]
-    if _is_struct(inner):
-        fields = {f.encode_name: f.type for f in msgspec.structs.fields(inner)}
-        return [
-            (key, fields[key], item, _join(where, str(key)))
-            for key, item in value.items()
-            if key in fields
-        ]
-    return None
-
-
-def _is_struct(kind: Any) -> bool:
-    return isinstance(kind, type) and issubclass(kind, msgspec.Struct)
-
-
-def _unwrap(kind: Any, value: Any) -> Any:
-    """``kind`` without ``Annotated`` and, for a value that is not None, without ``| None``."""
-    while get_origin(kind) is Annotated:
-        kind = get_args(kind)[0]
-    if get_origin(kind) in (Union, UnionType) and value is not None:
-        rest = [arg for arg in get_args(kind) if arg is not type(None)]
-        if len(rest) == 1:
-            return _unwrap(rest[0], value)
-    return kind
-
-
-def _choices(kind: Any) -> list[Any]:
-    """The values a ``Literal`` anywhere in ``kind`` allows (inside lists, unions, Annotated)."""
-    if get_origin(kind) is Literal:
-        return list(get_args(kind))
-    return [choice for inner in get_args(kind) for choice in _choices(inner)]
-
-
-_AT = re.compile(r"^(.*) - at `\$(.*)`$", re.DOTALL)
-
-
-def _problem(message: str) -> Problem:
-    """msgspec's ``"Expected `int` >= 1 - at `$.servers[0].port`"`` as location and message."""
-    found = _AT.match(message)
-    if found is None:
-        return Problem("", message)
-    text, path = found.groups()
-    return Problem(path.lstrip("."), text)
-
-
-def _join(key: str, inner: str) -> str:
-    if not key or not inner:
-        return key or inner
-    return f"{key}{inner}" if inner.startswith("[") else f"{key}.{inner}"

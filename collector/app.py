@@ -34,7 +34,7 @@ from .schema import upgrade_schema
 from .settings import Settings, load_settings
 from .throttle import FailureThrottle
 from .tokens import PrincipalCache
-from .wire import BatchIn
+from .wire import openapi_components
 
 __all__ = ["create_app", "worker_app", "WORKER_CONFIG_ENV"]
 
@@ -108,18 +108,17 @@ def create_app(
 def _document_wire_contract(app: FastAPI) -> None:
     """Put the results body's schema into the OpenAPI document.
 
-    The route reads its body itself (to refuse oversized bodies before parsing),
-    so FastAPI does not see the model; the document must still describe it.
+    The route reads its body itself (to refuse oversized bodies before parsing) and
+    decodes it with msgspec (``wire``), so FastAPI sees no model of it; the document
+    must still describe the body and the answer.
     """
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
-            body = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(body.pop("$defs", {}))
-            components["BatchIn"] = body
+            components.update(openapi_components())
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
 from ..loop_commit import LoopIngest
-from ..wire import BatchAccepted, BatchIn
+from ..wire import WireError, decode_batch, encode_answer
 from .deps import agent_principal, principal_from
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 #: where agents post; served by ``results_door.ResultsDoor`` ahead of FastAPI's routing
 RESULTS_PATH = "/api/v1/results"
 
+# the bodies are msgspec structs (``wire``): their schemas are put into the document's
+# components by ``app._document_wire_contract``
 _BODY_SCHEMA = {
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}}},
     }
+}
+_ACCEPTED = {
+    "description": "stored, or already stored (``duplicate``)",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchAccepted"}}},
 }
 
 
@@ -44,9 +47,9 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 @router.post(
     "/results",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=BatchAccepted,
     openapi_extra=_BODY_SCHEMA,
     responses={
+        202: _ACCEPTED,
         401: {"description": "no or unknown token"},
         403: {"description": "the token is not bound to this host"},
         413: {"description": "body over the limit"},
@@ -59,16 +62,17 @@ async def post_results(request: Request) -> Response:
     """Store a batch of results (empty: a heartbeat). Re-posting a batch_id stores nothing twice."""
     # The agents' door is the collector's busiest: its token check and clock are called
     # here rather than as FastAPI dependencies, and its answer is encoded here rather than
-    # through ``response_model`` (which documents it): each step cost a request about as
-    # much as validating ten results (py-spy under wrk, batches of 10).
+    # through FastAPI's response model: each step cost a request about as much as
+    # validating ten results (py-spy under wrk, batches of 10).
     principal = await agent_principal(await principal_from(request))
     now = request.app.state.clock()
     settings = request.app.state.settings
     body = await _read_limited(request, settings.max_body_bytes)
     try:
-        batch = BatchIn.model_validate_json(body)
-    except ValidationError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _describe(exc)) from exc
+        batch = decode_batch(body)
+    except WireError as exc:
+        detail = [{"field": p.location or "body", "message": p.message} for p in exc.problems]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
     if batch.host != principal.host_name:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
@@ -78,17 +82,5 @@ async def post_results(request: Request) -> Response:
     ingest: LoopIngest = request.app.state.ingest
     accepted = await ingest.store(principal, batch, now)
     return Response(
-        accepted.model_dump_json(),
-        status_code=status.HTTP_202_ACCEPTED,
-        media_type="application/json",
+        encode_answer(accepted), status_code=status.HTTP_202_ACCEPTED, media_type="application/json"
     )
-
-
-def _describe(exc: ValidationError) -> list[dict[str, str]]:
-    """Errors naming each bad field by its path, e.g. ``results.0.status``."""
-    described = []
-    for error in exc.errors(include_url=False, include_context=False):
-        field = ".".join(str(p) for p in error["loc"]) or "body"
-        described.append({"field": field, "message": error["msg"]})
-    json.dumps(described)  # must be serialisable: inputs are left out on purpose
-    return described

@@ -40,7 +40,7 @@ from portacare.collector.models import (
 from portacare.collector.schema import upgrade_schema
 from portacare.collector.settings import Settings
 from portacare.collector.tokens import authenticate, issue_agent_token
-from portacare.collector.wire import BatchAccepted, BatchIn
+from portacare.collector.wire import BatchAccepted, BatchIn, batch_from
 
 from ...support.collector import CUSTOMERS, T0, result
 from ...support.databases import BACKENDS, fresh_database_url
@@ -53,7 +53,7 @@ def _at(minutes: float) -> Any:
 
 
 def _batch(host: str, batch_id: str, results: list[dict[str, Any]], **agent: Any) -> BatchIn:
-    return BatchIn.model_validate(
+    return batch_from(
         {
             "host": host,
             "batch_id": batch_id,

@@ -27,7 +27,7 @@ from portacare.collector.models import Host, Result
 from portacare.collector.schema import upgrade_schema
 from portacare.collector.settings import Settings
 from portacare.collector.tokens import authenticate, issue_agent_token
-from portacare.collector.wire import BatchIn
+from portacare.collector.wire import batch_from
 
 from ...support.collector import T0, Collector, build_collector, result
 
@@ -152,9 +152,7 @@ def test_a_lock_taken_for_a_transaction_that_never_began_is_given_back(
     sessions = make_sessionmaker(engine)
     with transaction(sessions) as session:
         principal = authenticate(session, issue_agent_token(session, "sw1", None, T0))
-    batch = BatchIn.model_validate(
-        {"host": "sw1", "batch_id": "b1", "results": [result("disk", "OK", at=T0)]}
-    )
+    batch = batch_from({"host": "sw1", "batch_id": "b1", "results": [result("disk", "OK", at=T0)]})
     lock = writer_lock(engine)
     assert lock is not None and lock.try_acquire()
 
