@@ -5,11 +5,13 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import jsontext
@@ -32,6 +34,8 @@ READ_ONLY = "portacare_read_only"
 #: :class:`WriterLock` (taken without blocking its thread); its transaction's end releases it
 WRITER_LOCK_HELD = "portacare_writer_lock_held"
 _WRITER_LOCKS: dict[int, WriterLock] = {}
+#: PostgreSQL: a pooled connection idle for longer is pinged before it is handed out
+IDLE_PING_SECONDS = 2.0
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -47,12 +51,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # a pool as deep as uvicorn's busy threads, so requests do not churn connections; a server
     # that does not answer is given up on after 5 s (libpq would wait for TCP's own timeout)
     options: dict[str, Any] = {
-        "pool_pre_ping": True,
         "pool_size": 20,
         "max_overflow": 20,
         "connect_args": {"connect_timeout": 5},
     }
-    return create_engine(url, **{**options, **kwargs})
+    engine = create_engine(url, **{**options, **kwargs})
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it has been idle a while.
+
+    A server restarted, or a firewall that dropped an idle connection, must cost no
+    request its answer: such a connection is found dead and replaced at checkout.
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout, a round trip the event
+    loop waited for before every group of batches (under wrk at batches of 10, four
+    paired runs: 7.0-8.1k -> 7.9-9.6k results/s, the collector's CPU per request
+    0.70-0.87 -> 0.59-0.75 ms). A connection in steady use proves itself alive: a
+    failure on it invalidates the pool (SQLAlchemy's own handling) and is answered 503.
+    """
+
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("returned_at")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"an idle pooled connection is dead: {exc}") from exc
+
+    event.listen(engine, "checkin", returned)
+    event.listen(engine, "checkout", checked_out)
 
 
 class WriterLock:

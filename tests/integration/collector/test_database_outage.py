@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from portacare.collector import db
+
 from ...support.collector import Collector, build_collector, result
 from ...support.postgres_pair import PostgresServer, _bindir, _chown, _run
 from ...support.services import free_port
@@ -68,3 +70,23 @@ def test_database_down_is_503_and_recovery_needs_nobody(
     assert on_private.push("sw1", [result("disk", "CRITICAL")]).status_code == 202
     [ticket] = on_private.get("/api/v1/tickets")
     assert ticket["check"] == "disk"
+
+
+def test_a_server_restarted_while_idle_costs_no_request_its_answer(
+    on_private: Collector, private_postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    noc = on_private.noc_token()
+    hosts = "/api/v1/hosts"
+    assert on_private.client.get(hosts, headers=on_private.auth(noc)).status_code == 200
+    # without the idle ping a pooled connection of the old server is handed out: 503 once
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 3600.0)
+    private_postgres.stop()
+    private_postgres.start()
+    assert on_private.client.get(hosts, headers=on_private.auth(noc)).status_code == 503
+    assert on_private.client.get(hosts, headers=on_private.auth(noc)).status_code == 200
+    # with it, a connection idle for longer is pinged, found dead and replaced at checkout
+    monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+    private_postgres.stop()
+    private_postgres.start()
+    assert on_private.client.get(hosts, headers=on_private.auth(noc)).status_code == 200
+    assert on_private.push("sw1", [result("disk", "OK")]).status_code == 202
