@@ -27,6 +27,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from portacare.checks import Status
+from portacare.checks.result import SEVERITY_BY_NUMBER
 
 from .driver_rows import DriverRows
 from .ingest import batch_row, history_row, note_agent, state_event_row
@@ -257,6 +258,6 @@ def _host_values(host: _HostRow, states: Iterable[StateRow]) -> dict[str, Any]:
         "interval_s": host.interval_s,
         "check_intervals": host.check_intervals,
         "dropped": host.dropped,
-        "worst_rank": max((Status(s.status).severity for s in states), default=None),
+        "worst_rank": max((SEVERITY_BY_NUMBER[s.status] for s in states), default=None),
         "stale_at": min(stale, default=None),
     }

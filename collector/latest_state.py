@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from portacare.checks import Status
+from portacare.checks.result import STATUS_BY_NUMBER
 
 from .flapping import MIN_RESULTS, next_flapping, percent_state_change, remember
 from .settings import TicketRules
@@ -89,11 +90,11 @@ def advance(
     status and counts as a change unless it is OK. The caller has already left
     out results older than the state (they belong to the history only).
     """
-    status = Status(result.status)
+    status = STATUS_BY_NUMBER[result.status]
     if new:
         previous, changed = None, status is not Status.OK
     else:
-        previous = Status(state.status)
+        previous = STATUS_BY_NUMBER[state.status]
         changed = status is not previous
         if changed:
             state.since = result.observed_at
