@@ -25,6 +25,9 @@ class Plan:
     profile_seconds: float = 8
     noc_min_samples: int = 5  # even when an endpoint is slow
     cpu_batches: int = 2400  # batches stored in-process for the CPU-per-batch figures
+    # Icinga 2 and the SQLite collector measured this many times each, taking turns; each
+    # figure is the median run (a shared machine's speed drifts by 15-25 % between minutes)
+    rounds: int = 3
 
 
 FULL = Plan(
@@ -58,6 +61,7 @@ QUICK = Plan(
     noc_seconds=4,
     sweep_tickets=10_000,
     agent_seconds=10,
+    rounds=1,
     agent_settle_seconds=3,
     profile=False,
     profile_seconds=5,
