@@ -18,7 +18,7 @@ writer can change what it was based on before commit.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -37,7 +37,7 @@ from .models import CheckState, StateEvent
 from .policy import SILENT_CHECK
 from .settings import Settings
 from .tokens import Principal
-from .wire import BatchAccepted, BatchIn
+from .wire import BatchAccepted, BatchIn, ResultIn
 
 __all__ = ["Pending", "GroupOutcome", "GroupWrites", "stage_group", "store_group"]
 
@@ -89,7 +89,7 @@ class GroupWrites:
     """Rows for the group's multi-row statements."""
 
     batches: list[dict[str, Any]] = field(default_factory=list)
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)  # SQLite: tuples; PostgreSQL: dicts
     new_states: list[dict[str, Any]] = field(default_factory=list)
     moved_states: list[StateRow] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -155,6 +155,8 @@ def stage_group(
             del by_host[host_id]
     if by_host:
         hosts, states, open_checks, stored = _read(session, group, sorted(by_host))
+        driver = DriverRows.of(session)
+        history = driver.history_values if driver.sqlite else _history_dicts
         for host_id, indices in by_host.items():
             host = hosts.get(host_id)
             try:
@@ -168,6 +170,7 @@ def stage_group(
                     states.get(host_id, {}),
                     settings,
                     writes,
+                    history,
                 )
             except _NeedsPolicy:
                 continue
@@ -201,6 +204,7 @@ def _stage_host(
     states: dict[str, StateRow],
     settings: Settings,
     writes: GroupWrites,
+    history: Callable[[int, Sequence[ResultIn], datetime], list[Any]],
 ) -> list[BatchAccepted]:
     """Apply one host's batches to its states; add its rows to ``writes`` unless it raises.
 
@@ -217,7 +221,7 @@ def _stage_host(
             continue
         note_agent(host, batch, settings, now)
         staged.batches.append(batch_row(host.id, batch, now))
-        staged.results.extend(history_row(host.id, r, now) for r in batch.results)
+        staged.results.extend(history(host.id, batch.results, now))
         for result in sorted(batch.results, key=lambda r: r.observed_at):
             if result.check in open_checks:
                 raise _NeedsPolicy
@@ -245,6 +249,11 @@ def _stage_host(
     staged.hosts = [_host_values(host, states.values())]
     writes.add(staged)
     return answers
+
+
+def _history_dicts(host_id: int, results: Sequence[ResultIn], now: datetime) -> list[Any]:
+    """PostgreSQL's history rows: dicts by column, encoded into the group's JSON documents."""
+    return [history_row(host_id, r, now) for r in results]
 
 
 def _host_values(host: _HostRow, states: Iterable[StateRow]) -> dict[str, Any]:
