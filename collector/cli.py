@@ -4,6 +4,7 @@ portacare-collector serve [--config FILE] [--host 127.0.0.1] [--port 8470] [--wo
 portacare-collector migrate [--config FILE]
 portacare-collector token create --host NAME [--customer NAME]   # prints the token alone
 portacare-collector token create --role noc|admin --name NAME
+portacare-collector token revoke --host NAME | --name NAME        # refused within seconds
 portacare-collector sweep [--at RFC3339]
 """
 
@@ -23,7 +24,7 @@ from .db import make_engine, make_sessionmaker, transaction
 from .errors import CollectorError
 from .schema import upgrade_schema
 from .settings import Settings, load_settings
-from .tokens import issue_agent_token, issue_role_token
+from .tokens import issue_agent_token, issue_role_token, revoke_tokens
 
 EXIT_ERROR = 2
 
@@ -72,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--customer", help="the host's customer (agent tokens)")
     create.add_argument("--name", help="who holds the token (noc/admin tokens)")
     create.set_defaults(handler=_token_create)
+    revoke = token_commands.add_parser(
+        "revoke", help="revoke tokens: refused by every collector within seconds"
+    )
+    whose = revoke.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--host", help="every agent token bound to this host")
+    whose.add_argument("--name", help="every noc/admin token held by this name")
+    revoke.set_defaults(handler=_token_revoke)
 
     sweep = commands.add_parser(
         "sweep", help="run one sweep as of a moment, then deliver due notifications"
@@ -152,6 +160,21 @@ def _token_create(settings: Settings, args: argparse.Namespace) -> int:
         else:
             token = issue_role_token(session, args.role, args.name, utc_now())
     print(token)
+    return 0
+
+
+def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade_schema(engine)
+        with transaction(make_sessionmaker(engine)) as session:
+            revoked = revoke_tokens(session, utc_now(), host=args.host, name=args.name)
+    finally:
+        engine.dispose()
+    if not revoked:
+        whose = f"host {args.host!r}" if args.host else f"name {args.name!r}"
+        raise CollectorError(f"no live token of {whose}")
+    print(f"revoked {revoked} token{'s' if revoked != 1 else ''}")
     return 0
 
 

@@ -11,10 +11,12 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .models import Host, Token
@@ -27,13 +29,14 @@ __all__ = [
     "issue_agent_token",
     "issue_role_token",
     "authenticate",
+    "revoke_tokens",
 ]
 
 ROLES = ("agent", "noc", "admin")
 _PREFIX = "pc_"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
     """Who a request acts as."""
 
@@ -92,29 +95,97 @@ def authenticate(session: Session, token: str) -> Principal | None:
 
 
 class PrincipalCache:
-    """Recently authenticated tokens, so a busy agent is not looked up on every push.
+    """Tokens authenticated lately, so an agent's push is not a database lookup.
 
-    Keyed by the token's hash (the token itself is never kept), bounded, and
-    short-lived: a token revoked in the database stops working within ``ttl``.
+    Keyed by the token's hash (the token itself is never kept) and bounded. Agents
+    push about once a minute: entries that lived 30 s (so that a revoked token
+    stopped working within 30 s) meant every push of a real fleet looked its token
+    up, a query on the thread pool; only a load test's fast-cycling agents ever hit
+    them. Entries now live ``ttl`` (15 minutes), and revocation is not waited out:
+    at most every ``check_every`` seconds one query reads the tokens table's
+    signature (how many tokens, how many revoked, the newest id), and any change
+    empties the cache. A token revoked (``token revoke``) or deleted stops working
+    within ``check_every`` seconds on every collector process.
     """
 
-    def __init__(self, ttl: float = 30.0, size: int = 20_000) -> None:
+    def __init__(
+        self,
+        ttl: float = 900.0,
+        size: int = 50_000,
+        check_every: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl
         self.size = size
+        self.check_every = check_every
+        self.clock = clock
+        self.generation = 0  # emptied this many times; a lookup from before cannot be put
         self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._lock = threading.Lock()
+        self._signature: tuple[Any, ...] | None = None
+        self._next_check = float("-inf")
 
     def get(self, token: str) -> Principal | None:
         key = hash_token(token)
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or entry[1] < time.monotonic():
+            if entry is None or entry[1] < self.clock():
                 self._entries.pop(key, None)
                 return None
             return entry[0]
 
-    def put(self, token: str, principal: Principal) -> None:
+    def put(self, token: str, principal: Principal, generation: int) -> None:
+        """Remember ``principal``, looked up when the cache was at ``generation``.
+
+        A lookup that began before the cache was last emptied may have read a token
+        revoked since: it is not remembered.
+        """
         with self._lock:
-            self._entries[hash_token(token)] = (principal, time.monotonic() + self.ttl)
+            if generation != self.generation:
+                return
+            self._entries[hash_token(token)] = (principal, self.clock() + self.ttl)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+
+    def check_due(self) -> bool:
+        """Whether the tokens table is due a look; the caller that gets True does it."""
+        with self._lock:
+            now = self.clock()
+            if now < self._next_check:
+                return False
+            self._next_check = now + self.check_every
+            return True
+
+    def check(self, session: Session) -> None:
+        """Read the tokens table's signature; empty the cache if it changed since the last."""
+        signature = tuple(
+            session.execute(
+                select(func.count(), func.count(Token.revoked_at), func.max(Token.id))
+            ).one()
+        )
+        with self._lock:
+            if self._signature is not None and signature != self._signature:
+                self._entries.clear()
+                self.generation += 1
+            self._signature = signature
+
+
+def revoke_tokens(
+    session: Session, now: datetime, *, host: str | None = None, name: str | None = None
+) -> int:
+    """Revoke every live agent token of ``host``, or every live noc/admin token of ``name``.
+
+    Returns how many were revoked; collectors stop accepting them within their
+    cache's ``check_every`` (:class:`PrincipalCache`).
+    """
+    if (host is None) == (name is None):
+        raise ValueError("revoke the tokens of a host or of a name, one of them")
+    live = select(Token).where(Token.revoked_at.is_(None))
+    if host is not None:
+        live = live.join(Host, Host.id == Token.host_id).where(Host.name == host)
+    else:
+        live = live.where(Token.role != "agent", Token.name == name)
+    tokens = session.scalars(live).all()
+    for token in tokens:
+        token.revoked_at = now
+    return len(tokens)

@@ -67,11 +67,14 @@ async def principal_from(request: Request) -> Principal:
     principal = None
     if scheme.lower() == "bearer" and token.strip():
         cache: PrincipalCache = request.app.state.principal_cache
+        if cache.check_due():  # revocations: one look at the tokens table every few seconds
+            await run_in_threadpool(_check_tokens, get_factory(request), cache)
         principal = cache.get(token.strip())
         if principal is None:
+            generation = cache.generation
             principal = await run_in_threadpool(_look_up, get_factory(request), token.strip())
             if principal is not None:
-                cache.put(token.strip(), principal)
+                cache.put(token.strip(), principal, generation)
     if principal is None:
         throttle.failed(address)
         reason = "unknown or revoked token" if token.strip() else "missing bearer token"
@@ -84,6 +87,11 @@ async def principal_from(request: Request) -> Principal:
 def _look_up(factory: sessionmaker[Session], token: str) -> Principal | None:
     with reading(factory) as session:
         return authenticate(session, token)
+
+
+def _check_tokens(factory: sessionmaker[Session], cache: PrincipalCache) -> None:
+    with reading(factory) as session:
+        cache.check(session)
 
 
 async def agent_principal(principal: Annotated[Principal, Depends(principal_from)]) -> Principal:
