@@ -207,7 +207,7 @@ def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session that only reads: on SQLite it does not wait for a writer's commit.
 
     A token looked up while a group of batches commits was waiting for it; with
-    1,000 agents whose cached tokens expire every 30 s, a third of the
+    1,000 agents whose cached tokens then expired every 30 s, a third of the
     collector's threads' time under wrk (py-spy, batches of 10).
     """
     with factory() as session:
