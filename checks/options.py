@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 import msgspec
 from msgspec import Meta, field
 
-from .struct_problems import Problem, ProblemFinder, unwrap
+from .struct_problems import Problem, ProblemFinder, Problems, unwrap
 
 __all__ = [
     "ByteSize",
@@ -95,12 +95,8 @@ else:
         """
 
 
-class OptionsError(ValueError):
+class OptionsError(Problems):
     """A table of options that does not validate; ``problems`` names each wrong key."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(map(str, problems)))
 
 
 class ByteSize(int):

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
 
-__all__ = ["Problem", "ProblemFinder", "is_struct", "join_location", "unwrap"]
+__all__ = ["Problem", "Problems", "ProblemFinder", "is_struct", "join_location", "unwrap"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,14 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class Problems(ValueError):
+    """A value refused, with every problem found in it (``problems``), each with its place."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(map(str, problems)))
 
 
 _AT = re.compile(r"^(.*) - at `\$(.*)`$", re.DOTALL)

@@ -14,9 +14,12 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from portacare.checks import parse_time, utc_now
 
@@ -147,14 +150,24 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _tokens_transaction(settings: Settings) -> Iterator[Session]:
+    """One transaction on a schema brought up to date; the engine closed after it."""
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade_schema(engine)
+        with transaction(make_sessionmaker(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 def _token_create(settings: Settings, args: argparse.Namespace) -> int:
     if args.role and not args.name:
         raise CollectorError("token create --role needs --name (who holds the token)")
     if args.host and args.name:
         raise CollectorError("--name is for noc/admin tokens; an agent token is named by its host")
-    engine = make_engine(settings.database_url)
-    upgrade_schema(engine)
-    with transaction(make_sessionmaker(engine)) as session:
+    with _tokens_transaction(settings) as session:
         if args.host:
             token = issue_agent_token(session, args.host, args.customer, utc_now())
         else:
@@ -164,13 +177,8 @@ def _token_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade_schema(engine)
-        with transaction(make_sessionmaker(engine)) as session:
-            revoked = revoke_tokens(session, utc_now(), host=args.host, name=args.name)
-    finally:
-        engine.dispose()
+    with _tokens_transaction(settings) as session:
+        revoked = revoke_tokens(session, utc_now(), host=args.host, name=args.name)
     if not revoked:
         whose = f"host {args.host!r}" if args.host else f"name {args.name!r}"
         raise CollectorError(f"no live token of {whose}")

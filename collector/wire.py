@@ -26,7 +26,7 @@ import msgspec
 from msgspec import Meta
 
 from portacare.checks import Status
-from portacare.checks.struct_problems import Problem, ProblemFinder
+from portacare.checks.struct_problems import Problem, ProblemFinder, Problems
 
 __all__ = [
     "ResultIn",
@@ -171,12 +171,8 @@ class BatchAccepted(msgspec.Struct, kw_only=True, frozen=True):
     duplicate: bool
 
 
-class WireError(ValueError):
+class WireError(Problems):
     """A body the wire contract refuses; ``problems`` names every wrong field."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(map(str, problems)))
 
 
 _DECODER = msgspec.json.Decoder(BatchIn, dec_hook=_build)
