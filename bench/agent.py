@@ -218,17 +218,21 @@ def _runs_between(database_url: str, start: datetime, end: datetime) -> dict[str
     from sqlalchemy import func, select
 
     from portacare.collector.db import make_engine
-    from portacare.collector.models import Result
+    from portacare.collector.models import RecentResult, Result
 
     engine = make_engine(database_url)
+    runs: dict[str, int] = {}
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(Result.check, func.count())
-            .where(Result.observed_at >= start, Result.observed_at <= end)
-            .group_by(Result.check)
-        ).all()
+        for model in (RecentResult, Result):  # filed into the history or not yet
+            rows = conn.execute(
+                select(model.check, func.count())
+                .where(model.observed_at >= start, model.observed_at <= end)
+                .group_by(model.check)
+            ).all()
+            for check, n in rows:
+                runs[str(check)] = runs.get(str(check), 0) + int(n)
     engine.dispose()
-    return {str(check): int(n) for check, n in rows}
+    return runs
 
 
 def _results_stored(database_url: str) -> int:

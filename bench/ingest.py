@@ -20,11 +20,9 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from portacare.checks import utc_now
 from portacare.collector.db import make_engine, make_sessionmaker, transaction
-from portacare.collector.models import Result
+from portacare.collector.history import count_history
 from portacare.collector.schema import upgrade_schema
 from portacare.collector.tokens import issue_agent_token
 
@@ -69,10 +67,10 @@ def create_agents(database_url: str, count: int) -> list[tuple[str, str]]:
 
 def stored_results(database_url: str) -> int:
     engine = make_engine(database_url)
-    with engine.connect() as conn:
-        count = conn.scalar(select(func.count()).select_from(Result))
+    with make_sessionmaker(engine)() as session:
+        count = count_history(session)
     engine.dispose()
-    return int(count or 0)
+    return count
 
 
 def start_collector(

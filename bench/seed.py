@@ -16,11 +16,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
+from portacare.checks import utc_now
+from portacare.collector.history import FILE_AFTER_ROWS
 from portacare.collector.liveness import STATUS_RANK
 from portacare.collector.models import (
     CheckState,
     Escalation,
     Host,
+    RecentResult,
     Ticket,
     TicketEvent,
 )
@@ -167,6 +170,7 @@ def seed(
     states = _insert(engine, CheckState.__table__, state_rows())
     _roll_up_hosts(engine)
     stored_history = _history(engine, now, pairs, history)
+    _leave_unfiled(engine, FILE_AFTER_ROWS)
     # open tickets on distinct (host, check) pairs (one open ticket per pair), closed ones anywhere
     open_pairs = rng.sample(range(len(pairs)), min(open_tickets, len(pairs)))
     ticket_rows: list[dict[str, Any]] = []
@@ -267,6 +271,26 @@ def seed(
         host_names=names,
         pairs=[(names[h], c) for h, c in pairs],
     )
+
+
+def _leave_unfiled(engine: Engine, newest: int) -> None:
+    """Put the ``newest`` history rows back in ``results_recent``, as a move finds them due.
+
+    In service that table holds up to a move's worth of results waiting to be filed,
+    and a check's history is read from both tables: so it is here, received just now
+    (``serve`` files them a minute later, as it would).
+    """
+    columns = (
+        'host_id, "check", status, summary, observed_at, received_at, duration_ms, metrics, details'
+    )
+    chosen = f"SELECT id FROM results ORDER BY observed_at DESC, id DESC LIMIT {int(newest)}"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"INSERT INTO results_recent ({columns}) SELECT {columns} FROM results"
+            f" WHERE id IN ({chosen}) ORDER BY observed_at, id"
+        )
+        conn.exec_driver_sql(f"DELETE FROM results WHERE id IN ({chosen})")
+        conn.execute(update(RecentResult).values(received_at=utc_now()))
 
 
 def _history(engine: Engine, now: datetime, pairs: list[tuple[int, str]], total: int) -> int:

@@ -69,12 +69,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        jobs = BackgroundJobs(sessions, settings, clock) if settings.sweep_in_serve else None
-        if jobs is not None:
-            jobs.start()
+        jobs = BackgroundJobs(sessions, settings, clock)
+        jobs.start()
         yield
-        if jobs is not None:
-            jobs.stop()
+        jobs.stop()
         app.state.ingest.close()
         engine.dispose()
 

@@ -1,4 +1,4 @@
-"""The collector's own clockwork inside ``serve``: sweeps and outbox deliveries."""
+"""The collector's own clockwork inside ``serve``: filing history, sweeps, deliveries."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from .delivery import deliver_due
+from .history import FILE_EVERY_SECONDS, file_recent
 from .retention import prune
 from .settings import Settings
 from .sweep import run_sweep
@@ -20,8 +22,21 @@ __all__ = ["BackgroundJobs"]
 log = logging.getLogger("portacare.collector.background")
 
 
+@dataclass
+class _Job:
+    name: str
+    every: float  # seconds
+    run: Callable[[], object]
+    due: float = 0.0  # time.monotonic() of its next run
+
+
 class BackgroundJobs:
-    """A thread that sweeps every ``sweep_interval`` and delivers every ``delivery_interval``."""
+    """A thread running each job at its own interval.
+
+    Filing recent results into the history runs in every ``serve``: ingest depends on
+    it. Sweeps (with pruning) and outbox deliveries run there unless
+    ``sweep_in_serve`` is off, when ``portacare-collector sweep`` from cron does them.
+    """
 
     def __init__(
         self,
@@ -32,6 +47,12 @@ class BackgroundJobs:
         self.factory = factory
         self.settings = settings
         self.clock = clock
+        self._jobs = [_Job("filing history", FILE_EVERY_SECONDS, self._file_history)]
+        if settings.sweep_in_serve:
+            self._jobs += [
+                _Job("sweep", settings.sweep_interval, self._sweep),
+                _Job("delivery", settings.delivery_interval, self._deliver),
+            ]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="portacare-jobs", daemon=True)
 
@@ -42,23 +63,28 @@ class BackgroundJobs:
         self._stop.set()
         self._thread.join(timeout=30)
 
+    def _file_history(self) -> None:
+        file_recent(self.factory, self.clock())
+
+    def _sweep(self) -> None:
+        run_sweep(self.factory, self.settings, self.clock())
+        prune(self.factory, self.clock() - self.settings.retention)
+
+    def _deliver(self) -> None:
+        deliver_due(self.factory, self.settings, clock=self.clock)
+
     def _loop(self) -> None:
-        next_sweep = time.monotonic()
         while not self._stop.is_set():
-            if time.monotonic() >= next_sweep:
-                next_sweep = time.monotonic() + self.settings.sweep_interval
-                self._guarded("sweep", lambda: run_sweep(self.factory, self.settings, self.clock()))
-                self._guarded(
-                    "prune", lambda: prune(self.factory, self.clock() - self.settings.retention)
-                )
-            self._guarded(
-                "delivery", lambda: deliver_due(self.factory, self.settings, clock=self.clock)
-            )
-            self._stop.wait(self.settings.delivery_interval)
+            for job in self._jobs:
+                if time.monotonic() >= job.due:
+                    job.due = time.monotonic() + job.every
+                    self._guarded(job)
+            next_due = min(job.due for job in self._jobs)
+            self._stop.wait(max(0.0, next_due - time.monotonic()))
 
     @staticmethod
-    def _guarded(name: str, job: Callable[[], object]) -> None:
+    def _guarded(job: _Job) -> None:
         try:
-            job()
+            job.run()
         except Exception:  # a database hiccup must not end the loop; the next round retries
-            log.exception("%s failed", name)
+            log.exception("%s failed", job.name)

@@ -44,12 +44,12 @@ from sqlalchemy.orm import Session
 
 from . import jsontext
 from .latest_state import STATE_COLUMNS, StateRow
-from .models import OPEN_STATES, Batch, CheckState, Result, StateEvent
+from .models import OPEN_STATES, Batch, CheckState, RecentResult, StateEvent
 from .wire import ResultIn
 
 __all__ = ["DriverRows", "HOST_READ", "HOST_VALUES"]
 
-_RESULT_COLUMNS = tuple(c.name for c in Result.__table__.columns if c.name != "id")
+_RESULT_COLUMNS = tuple(c.name for c in RecentResult.__table__.columns if c.name != "id")
 # SQLite's history rows are built straight from the results in this order (history_values)
 _HISTORY_ORDER = (
     "host_id",
@@ -63,7 +63,7 @@ _HISTORY_ORDER = (
     "details",
 )
 if _RESULT_COLUMNS != _HISTORY_ORDER:
-    raise RuntimeError("DriverRows.history_values must follow the columns of results")
+    raise RuntimeError("DriverRows.history_values must follow the columns of results_recent")
 # states are read and written back by position: read_states and update_states follow this
 _STATE_ORDER = (
     "host_id",
@@ -193,7 +193,7 @@ def _one_statement_for_a_group() -> str:
         "new_batches": _insert_from_json("batches", _BATCH_COLUMNS),
         "new_states": _insert_from_json("check_states", _STATE_COLUMNS),
         "new_events": _insert_from_json("state_events", _EVENT_COLUMNS),
-        "history": _insert_from_json("results", _RESULT_COLUMNS),
+        "history": _insert_from_json("results_recent", _RESULT_COLUMNS),
         "moved_states": f"UPDATE check_states AS s SET {state_values}"
         f" FROM {_rows_of('check_states')} AS v"
         ' WHERE s.host_id = v.host_id AND s."check" = v."check"',
@@ -217,7 +217,7 @@ class DriverRows:
     def __init__(self, dialect: str) -> None:
         self.sqlite = dialect == "sqlite"
         if self.sqlite:  # executemany: SQLite's statements cost no round trip
-            self._insert_results = _insert_values("results", _RESULT_COLUMNS)
+            self._insert_results = _insert_values("results_recent", _RESULT_COLUMNS)
             self._update_states = (
                 f"UPDATE check_states SET {', '.join(f'{n} = ?' for n in _quoted(_STATE_VALUES))}"
                 ' WHERE host_id = ? AND "check" = ?'

@@ -22,7 +22,7 @@ from portacare.checks import Status, format_time
 from .errors import Unavailable
 from .latest_state import advance, first_state
 from .liveness import STATUS_RANK, silent_after, stale_allowance
-from .models import OPEN_STATES, Batch, CheckState, Host, Result, StateEvent, Ticket
+from .models import OPEN_STATES, Batch, CheckState, Host, RecentResult, StateEvent, Ticket
 from .policy import SILENT_CHECK
 from .settings import Settings
 from .sweep import on_host_heard
@@ -129,7 +129,7 @@ def _store(
     note_agent(host, batch, settings, now)
     if not batch.results:
         return 0
-    session.execute(insert(Result), [history_row(host_id, r, now) for r in batch.results])
+    session.execute(insert(RecentResult), [history_row(host_id, r, now) for r in batch.results])
     states = {
         s.check: s
         for s in session.scalars(

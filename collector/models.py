@@ -31,6 +31,8 @@ __all__ = [
     "Host",
     "Token",
     "Batch",
+    "HistoryColumns",
+    "RecentResult",
     "Result",
     "CheckState",
     "StateEvent",
@@ -110,14 +112,8 @@ class Batch(Base):
     accepted: Mapped[int]
 
 
-class Result(Base):
-    """One check result as received: the history."""
-
-    __tablename__ = "results"
-    __table_args__ = (
-        Index("results_host_check_time", "host_id", "check", "observed_at"),
-        Index("results_observed_at", "observed_at"),
-    )
+class HistoryColumns:
+    """A check result as received: the columns both history tables share."""
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id"))
@@ -129,6 +125,28 @@ class Result(Base):
     duration_ms: Mapped[int | None]
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class RecentResult(HistoryColumns, Base):
+    """A result as it arrived, until :mod:`collector.history` files it into ``results``.
+
+    Ingest appends here: the table and its index stay small enough to live in
+    memory, where every result written straight into the check-ordered history
+    index was a page of its own (see :mod:`collector.history`).
+    """
+
+    __tablename__ = "results_recent"
+    __table_args__ = (Index("results_recent_host_check_time", "host_id", "check", "observed_at"),)
+
+
+class Result(HistoryColumns, Base):
+    """The history, filed by check: results moved here from ``results_recent`` in runs."""
+
+    __tablename__ = "results"
+    __table_args__ = (
+        Index("results_host_check_time", "host_id", "check", "observed_at"),
+        Index("results_observed_at", "observed_at"),
+    )
 
 
 class CheckState(Base):

@@ -15,8 +15,9 @@ from portacare.checks import Status, format_time, parse_time
 from portacare.sla import Priority
 
 from .errors import NotFound
+from .history import check_history
 from .liveness import STATUS_RANK, is_stale, went_quiet
-from .models import TICKET_FACTS, CheckState, Escalation, Host, Result, Ticket, TicketEvent
+from .models import TICKET_FACTS, CheckState, Escalation, Host, Ticket, TicketEvent
 from .settings import TicketRules
 from .views import (
     CheckView,
@@ -191,10 +192,6 @@ def check_results(
     session: Session, host_name: str, check: str, since: datetime | None, limit: int
 ) -> list[ResultView]:
     host = _host(session, host_name)
-    query = select(Result).where(Result.host_id == host.id, Result.check == check)
-    if since is not None:
-        query = query.where(Result.observed_at >= since)
-    rows = session.scalars(query.order_by(Result.observed_at.desc(), Result.id.desc()).limit(limit))
     return [
         ResultView(
             status=Status(r.status).name,
@@ -202,7 +199,7 @@ def check_results(
             observed_at=r.observed_at,
             metrics=r.metrics or {},
         )
-        for r in rows
+        for r in check_history(session, host.id, check, since, limit)
     ]
 
 

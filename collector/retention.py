@@ -1,8 +1,9 @@
 """Pruning old history in small batches, so no prune holds a long lock.
 
-Raw results, received batch ids, state changes and delivered notifications
-older than the retention (default 14 days) go; the latest state of each check
-and every ticket with its timeline stay, whatever their age.
+Raw results (filed into the history or not yet), received batch ids, state
+changes and delivered notifications older than the retention (default 14 days)
+go; the latest state of each check and every ticket with its timeline stay,
+whatever their age.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db import transaction
-from .models import Batch, Outbox, Result, StateEvent
+from .models import Batch, Outbox, RecentResult, Result, StateEvent
 
 __all__ = ["PruneReport", "prune"]
 
@@ -34,6 +35,8 @@ def prune(
     report = PruneReport()
     targets = (
         ("results", Result, Result.id, Result.observed_at < cutoff),
+        # not yet filed, yet old: a replay of results observed before the cutoff
+        ("results", RecentResult, RecentResult.id, RecentResult.observed_at < cutoff),
         ("batches", Batch, Batch.batch_id, Batch.received_at < cutoff),
         ("state_events", StateEvent, StateEvent.id, StateEvent.at < cutoff),
         ("notifications", Outbox, Outbox.id, Outbox.sent_at < cutoff),

@@ -32,6 +32,7 @@ from portacare.collector.models import (
     Batch,
     CheckState,
     Host,
+    RecentResult,
     Result,
     StateEvent,
     Ticket,
@@ -179,7 +180,8 @@ class _Database:
                         sorted(r.metrics.items()),
                         str(r.details),
                     )
-                    for r in s.scalars(select(Result))
+                    for model in (RecentResult, Result)
+                    for r in s.scalars(select(model))
                 ),
                 "states": _sorted(
                     (

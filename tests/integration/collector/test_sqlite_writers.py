@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from portacare.collector.bulk_ingest import Pending
 from portacare.collector.db import make_engine, make_sessionmaker, transaction, writer_lock
 from portacare.collector.group_commit import OpenGroup, begin_group
-from portacare.collector.models import Host, Result
+from portacare.collector.history import count_history
+from portacare.collector.models import Host
 from portacare.collector.schema import upgrade_schema
 from portacare.collector.settings import Settings
 from portacare.collector.tokens import authenticate, issue_agent_token
@@ -142,7 +143,7 @@ def test_the_event_loop_answers_while_another_process_writes(
     assert answers["push"].status_code == 202
     assert answers["push"].json() == {"accepted": 1, "duplicate": False}
     with c.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Result)) == 2
+        assert count_history(session) == 2
 
 
 def test_a_lock_taken_for_a_transaction_that_never_began_is_given_back(

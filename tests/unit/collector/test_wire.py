@@ -105,9 +105,7 @@ def test_every_wrong_field_is_named_at_once() -> None:
 
 
 def test_limits_are_named_where_they_are_passed() -> None:
-    assert _refusal(_body(*[_result()] * 1001)) == {
-        "results": "Expected `array` of length <= 1000"
-    }
+    assert _refusal(_body(*[_result()] * 1001)) == {"results": "Expected `array` of length <= 1000"}
     too_many = {f"m{i}": 1.0 for i in range(257)}
     assert list(_refusal(_body(_result(metrics=too_many)))) == ["results.0.metrics"]
     long_key = "k" * 201
