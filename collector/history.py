@@ -88,7 +88,23 @@ def file_recent(
     for low, high in _host_ranges(low_host, high_host, math.ceil(pending / chunk_rows)):
         with transaction(factory) as session:
             moved += _move(session, RecentResult.id <= last, low, high)
+    _vacuum_recent(factory)
     return moved
+
+
+def _vacuum_recent(factory: sessionmaker[Session]) -> None:
+    """PostgreSQL: make the moved rows' space reusable now, not at autovacuum's next visit.
+
+    Every move leaves its rows dead in ``results_recent``; autovacuum looks once a
+    minute at most, and at 10,000 results/s the table and its index had grown to
+    130 MB of dead rows (0 autovacuums) within 40 s. SQLite reuses the freed pages itself.
+    """
+    with factory() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        # another collector's vacuum of the table is as good as ours: never wait for it
+        connection.exec_driver_sql("VACUUM (SKIP_LOCKED) results_recent")
 
 
 def _host_ranges(low: int, high: int, parts: int) -> list[tuple[int, int]]:
