@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from portacare.collector.db import transaction
 from portacare.collector.settings import Settings
 from portacare.collector.tokens import issue_agent_token, issue_role_token
 
-from .databases import database_url  # noqa: F401  (re-exported fixture)
+from .databases import database_url, fresh_database_url  # noqa: F401  (re-exported fixture)
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday
 
@@ -116,6 +117,14 @@ def build_collector(url: str, **settings: Any) -> Iterator[Collector]:
 def collector(database_url: str) -> Iterator[Collector]:  # noqa: F811
     """A collector on a fresh database, once on SQLite and once on PostgreSQL."""
     yield from build_collector(database_url)
+
+
+@pytest.fixture
+def on_postgres(tmp_path: Path) -> Iterator[Collector]:
+    """A collector on a fresh PostgreSQL database only, for what only PostgreSQL does."""
+    urls = fresh_database_url("postgresql", tmp_path)
+    yield from build_collector(next(urls))
+    next(urls, None)
 
 
 CONTACTS = {

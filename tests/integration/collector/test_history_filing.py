@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from portacare.collector.history import count_history, file_recent
 from portacare.collector.models import RecentResult, Result
@@ -137,3 +138,22 @@ def test_serve_files_recent_results_by_itself(collector: Collector) -> None:
         deadline.wait(0.1)
     assert _rows(collector, RecentResult) == 0
     assert _rows(collector, Result) == 3 * len(HOSTS) * len(CHECKS)
+
+
+def test_postgresql_reclaims_the_moved_rows_at_once(on_postgres: Collector) -> None:
+    """Each move leaves its rows dead; the mover vacuums rather than wait for autovacuum."""
+    c = on_postgres
+    _push_rounds(c, 4)
+    file_recent(c.sessions, c.clock(), after_rows=1)
+    with c.sessions() as session:
+        for _ in range(100):  # statistics reach other sessions within a second or so
+            session.rollback()
+            vacuums = session.scalar(
+                text(
+                    "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'results_recent'"
+                )
+            )
+            if vacuums:
+                break
+            time.sleep(0.1)
+    assert vacuums == 1

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,15 +21,7 @@ from portacare.collector import loop_commit
 from portacare.collector.errors import Unavailable
 from portacare.collector.group_commit import GROUP_LOCK_TIMEOUT
 
-from ...support.collector import T0, Collector, build_collector, result
-from ...support.databases import fresh_database_url
-
-
-@pytest.fixture
-def on_postgres(tmp_path: Path) -> Iterator[Collector]:
-    urls = fresh_database_url("postgresql", tmp_path)
-    yield from build_collector(next(urls))
-    next(urls, None)
+from ...support.collector import T0, Collector, result
 
 
 def _until_a_query_waits_for_a_lock(c: Collector) -> None:
