@@ -45,13 +45,13 @@ __all__ = [
 ]
 
 #: a move waits for this many results, so that each check brings several to its page
-FILE_AFTER_ROWS = 50_000
+FILE_AFTER_ROWS = 200_000
 #: ... or for its oldest result to be this old, so a quiet collector files too
 FILE_AFTER = timedelta(minutes=1)
 #: how often ``serve`` asks whether a move is due (one indexed read)
 FILE_EVERY_SECONDS = 1.0
 #: results per transaction of a move (one range of hosts): about 0.1 s of the write lock
-CHUNK_ROWS = 5_000
+CHUNK_ROWS = 10_000
 
 _COLUMNS = tuple(c.name for c in RecentResult.__table__.columns if c.name != "id")
 _FILING_ORDER = ("host_id", "check", "observed_at", "id")
