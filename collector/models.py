@@ -136,7 +136,9 @@ class RecentResult(HistoryColumns, Base):
     """
 
     __tablename__ = "results_recent"
-    __table_args__ = (Index("results_recent_host_check_time", "host_id", "check", "observed_at"),)
+    # by host alone: a group's results come from a few hosts, whose entries each go to the end
+    # of that host's run; with (host, check, time) every result had a page of its own again
+    __table_args__ = (Index("results_recent_host", "host_id"),)
 
 
 class Result(HistoryColumns, Base):

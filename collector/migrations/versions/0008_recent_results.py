@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("results_recent", schema=None) as batch_op:
-        batch_op.create_index(
-            "results_recent_host_check_time", ["host_id", "check", "observed_at"], unique=False
-        )
+        batch_op.create_index("results_recent_host", ["host_id"], unique=False)
 
 
 def downgrade() -> None:
