@@ -38,7 +38,14 @@ async def factory_of(request: Request) -> sessionmaker[Session]:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with get_factory(request)() as session:
+    """The NOC's reads: a session that never queues for SQLite's write lock.
+
+    Routes that change something open their own ``transaction``. A read that
+    queued behind a writer waited for whole group commits and for the history's
+    moves (100 ms p95 for the host list while one ran); in WAL mode it reads the
+    last commit instead.
+    """
+    with reading(get_factory(request)) as session:
         yield session
 
 
