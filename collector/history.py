@@ -88,7 +88,8 @@ def file_recent(
     for low, high in _host_ranges(low_host, high_host, math.ceil(pending / chunk_rows)):
         with transaction(factory) as session:
             moved += _move(session, RecentResult.id <= last, low, high)
-    _vacuum_recent(factory)
+    if moved:  # nothing moved: another collector's move took them, and vacuums after it
+        _vacuum_recent(factory)
     return moved
 
 
