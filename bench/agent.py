@@ -218,12 +218,12 @@ def _runs_between(database_url: str, start: datetime, end: datetime) -> dict[str
     from sqlalchemy import func, select
 
     from portacare.collector.db import make_engine
-    from portacare.collector.models import RecentResult, Result
+    from portacare.collector.history import HISTORY_TABLES
 
     engine = make_engine(database_url)
     runs: dict[str, int] = {}
     with engine.connect() as conn:
-        for model in (RecentResult, Result):  # filed into the history or not yet
+        for model in HISTORY_TABLES:  # filed into the history or not yet
             rows = conn.execute(
                 select(model.check, func.count())
                 .where(model.observed_at >= start, model.observed_at <= end)

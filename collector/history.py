@@ -39,6 +39,7 @@ __all__ = [
     "FILE_AFTER",
     "FILE_EVERY_SECONDS",
     "CHUNK_ROWS",
+    "HISTORY_TABLES",
     "file_recent",
     "check_history",
     "count_history",
@@ -52,6 +53,8 @@ FILE_AFTER = timedelta(minutes=1)
 FILE_EVERY_SECONDS = 1.0
 #: results per transaction of a move (one range of hosts): about 0.1 s of the write lock
 CHUNK_ROWS = 10_000
+#: where a result may be: waiting to be filed, or filed
+HISTORY_TABLES = (RecentResult, Result)
 
 _COLUMNS = tuple(c.name for c in RecentResult.__table__.columns if c.name != "id")
 _FILING_ORDER = ("host_id", "check", "observed_at", "id")
@@ -77,6 +80,7 @@ def file_recent(
         ).one()
         if first is None:
             return 0
+        postgresql = session.get_bind().dialect.name == "postgresql"
         pending = last - first + 1
         if pending < after_rows:
             oldest = session.scalar(
@@ -87,22 +91,21 @@ def file_recent(
     moved = 0
     for low, high in _host_ranges(low_host, high_host, math.ceil(pending / chunk_rows)):
         with transaction(factory) as session:
-            moved += _move(session, RecentResult.id <= last, low, high)
-    if moved:  # nothing moved: another collector's move took them, and vacuums after it
+            moved += _move(session, RecentResult.id <= last, low, high, postgresql)
+    # nothing moved: another collector's move took them, and vacuums after it
+    if moved and postgresql:
         _vacuum_recent(factory)
     return moved
 
 
 def _vacuum_recent(factory: sessionmaker[Session]) -> None:
-    """PostgreSQL: make the moved rows' space reusable now, not at autovacuum's next visit.
+    """Make the moved rows' space reusable now, not at autovacuum's next visit.
 
     Every move leaves its rows dead in ``results_recent``; autovacuum looks once a
     minute at most, and at 10,000 results/s the table and its index had grown to
     130 MB of dead rows (0 autovacuums) within 40 s. SQLite reuses the freed pages itself.
     """
     with factory() as session:
-        if session.get_bind().dialect.name != "postgresql":
-            return
         connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         # another collector's vacuum of the table is as good as ours: never wait for it
         connection.exec_driver_sql("VACUUM (SKIP_LOCKED) results_recent")
@@ -114,10 +117,12 @@ def _host_ranges(low: int, high: int, parts: int) -> list[tuple[int, int]]:
     return [(start, min(start + step, high + 1)) for start in range(low, high + 1, step)]
 
 
-def _move(session: Session, up_to: ColumnElement[bool], low: int, high: int) -> int:
+def _move(
+    session: Session, up_to: ColumnElement[bool], low: int, high: int, postgresql: bool
+) -> int:
     """Move one range of hosts' recent results into ``results``, sorted for its index."""
     chosen = (up_to, RecentResult.host_id >= low, RecentResult.host_id < high)
-    if session.get_bind().dialect.name == "postgresql":
+    if postgresql:
         taken = (
             delete(RecentResult)
             .where(*chosen)
@@ -146,7 +151,7 @@ def check_history(
 ) -> list[Row[Any]]:
     """A check's results newest first, from both tables: status, summary, observed_at, metrics."""
     newest = []
-    for model in (RecentResult, Result):
+    for model in HISTORY_TABLES:
         shown = (model.status, model.summary, model.observed_at, model.metrics)
         query = select(*shown, model.received_at, model.id).where(
             model.host_id == host_id, model.check == check
@@ -166,5 +171,5 @@ def count_history(session: Session) -> int:
     """Results stored, filed or not."""
     return sum(
         int(session.scalar(select(func.count()).select_from(model)) or 0)
-        for model in (RecentResult, Result)
+        for model in HISTORY_TABLES
     )

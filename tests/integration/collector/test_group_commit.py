@@ -26,14 +26,13 @@ from portacare.collector import group_commit, loop_commit
 from portacare.collector.bulk_ingest import Pending
 from portacare.collector.db import make_engine, make_sessionmaker, transaction
 from portacare.collector.group_commit import IngestQueue, commit_group
+from portacare.collector.history import HISTORY_TABLES
 from portacare.collector.ingest import ingest_batch
 from portacare.collector.loop_commit import LoopIngest
 from portacare.collector.models import (
     Batch,
     CheckState,
     Host,
-    RecentResult,
-    Result,
     StateEvent,
     Ticket,
     TicketEvent,
@@ -180,7 +179,7 @@ class _Database:
                         sorted(r.metrics.items()),
                         str(r.details),
                     )
-                    for model in (RecentResult, Result)
+                    for model in HISTORY_TABLES
                     for r in s.scalars(select(model))
                 ),
                 "states": _sorted(
